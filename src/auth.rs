@@ -1,0 +1,294 @@
+//! Authentication (token or users with plain or bcrypt passwords) and per-user subject
+//! permissions.
+//!
+//! This lives beside the core, not in the NATS front-end, so HTTP and WebSocket clients are
+//! checked against the same users and the same rules. The rules follow nats-server: an empty
+//! allow list allows everything, deny wins over allow, a wildcard subscription is allowed when
+//! every subject it can match is allowed, and deny entries that only overlap a wildcard
+//! subscription are enforced per message at delivery time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use subtle::ConstantTimeEq;
+
+use crate::config::{self, AuthConfig};
+use crate::core::subject::{is_subset_match, subject_matches, subjects_overlap};
+
+/// Who a connection authenticated as, and what it may do.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The user name; `None` for token or anonymous connections.
+    pub user: Option<String>,
+    /// `None` means no restrictions.
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+/// Credentials as a client presented them (CONNECT fields, HTTP headers, ...).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// `user` in CONNECT.
+    pub user: Option<&'a str>,
+    /// `pass` in CONNECT.
+    pub pass: Option<&'a str>,
+    /// `auth_token` in CONNECT.
+    pub token: Option<&'a str>,
+}
+
+/// Checks credentials against the configured token or users.
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    token: Option<String>,
+    users: HashMap<String, UserEntry>,
+}
+
+#[derive(Debug)]
+struct UserEntry {
+    password: String,
+    permissions: Option<Arc<Permissions>>,
+}
+
+impl Authenticator {
+    /// Builds the authenticator from validated configuration.
+    pub fn from_config(auth: &AuthConfig) -> Self {
+        let default_permissions = auth.default_permissions.as_ref().map(Permissions::compile);
+        let users = auth
+            .users
+            .iter()
+            .map(|u| {
+                let permissions = match &u.permissions {
+                    Some(p) => Some(Arc::new(Permissions::compile(p))),
+                    None => default_permissions.clone().map(Arc::new),
+                };
+                let entry = UserEntry {
+                    password: u.password.clone(),
+                    permissions,
+                };
+                (u.user.clone(), entry)
+            })
+            .collect();
+        Authenticator {
+            token: auth.token.clone(),
+            users,
+        }
+    }
+
+    /// Whether clients must present credentials (and INFO says `auth_required`).
+    pub fn required(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// Whether checking may be slow (bcrypt), so callers can move it off the I/O threads.
+    pub fn is_expensive(&self) -> bool {
+        self.token.as_deref().is_some_and(is_bcrypt)
+            || self.users.values().any(|u| is_bcrypt(&u.password))
+    }
+
+    /// The identity for these credentials, or `None` when they are wrong.
+    pub fn authenticate(&self, creds: Credentials<'_>) -> Option<Identity> {
+        if let Some(token) = &self.token {
+            let given = creds.token?;
+            return compare_password(token, given).then(Identity::default);
+        }
+        if self.users.is_empty() {
+            return Some(Identity::default());
+        }
+        let name = creds.user?;
+        let entry = self.users.get(name)?;
+        if !compare_password(&entry.password, creds.pass.unwrap_or("")) {
+            return None;
+        }
+        Some(Identity {
+            user: Some(name.to_string()),
+            permissions: entry.permissions.clone(),
+        })
+    }
+}
+
+/// nats-server's rule: a configured password starting with `$2a$`, `$2b$` or `$2y$` is a hash.
+fn is_bcrypt(password: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$", "$2x$"]
+        .iter()
+        .any(|p| password.starts_with(p))
+}
+
+fn compare_password(configured: &str, given: &str) -> bool {
+    if is_bcrypt(configured) {
+        bcrypt::verify(given, configured).unwrap_or(false)
+    } else {
+        configured.as_bytes().ct_eq(given.as_bytes()).into()
+    }
+}
+
+/// Allow and deny patterns for one direction (publish or subscribe).
+#[derive(Debug, Clone, Default)]
+pub struct SubjectFilter {
+    /// `None` = everything allowed unless denied.
+    allow: Option<Vec<Bytes>>,
+    deny: Vec<Bytes>,
+}
+
+impl SubjectFilter {
+    fn compile(rule: &config::SubjectRule) -> Self {
+        let to_bytes = |v: &Vec<String>| v.iter().map(|s| Bytes::from(s.clone())).collect();
+        SubjectFilter {
+            allow: (!rule.allow.is_empty()).then(|| to_bytes(&rule.allow)),
+            deny: to_bytes(&rule.deny),
+        }
+    }
+
+    /// May a message be published to the literal `subject`?
+    pub fn allows_literal(&self, subject: &[u8]) -> bool {
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(|p| subject_matches(p, subject)),
+        };
+        allowed && !self.deny.iter().any(|p| subject_matches(p, subject))
+    }
+
+    /// May a subscription on `pattern` be created? Every subject it can match must be
+    /// allowed, and it must not be wholly inside a deny entry.
+    pub fn allows_pattern(&self, pattern: &[u8]) -> bool {
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(|p| is_subset_match(pattern, p)),
+        };
+        allowed && !self.deny.iter().any(|p| is_subset_match(pattern, p))
+    }
+
+    /// Does some deny entry overlap `pattern`, so deliveries must be checked one by one?
+    pub fn deny_overlaps(&self, pattern: &[u8]) -> bool {
+        self.deny.iter().any(|p| subjects_overlap(p, pattern))
+    }
+
+    /// Is the literal `subject` denied?
+    pub fn denies(&self, subject: &[u8]) -> bool {
+        self.deny.iter().any(|p| subject_matches(p, subject))
+    }
+
+    fn is_unrestricted(&self) -> bool {
+        self.allow.is_none() && self.deny.is_empty()
+    }
+}
+
+/// The right to publish to reply subjects of requests the user received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseRule {
+    /// Replies allowed per request (0 = unlimited).
+    pub max: usize,
+    /// How long after the request the reply may be sent (zero = no limit).
+    pub expires: Duration,
+}
+
+/// A user's compiled permissions.
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    /// Subjects the user may publish to.
+    pub publish: SubjectFilter,
+    /// Subjects the user may subscribe to.
+    pub subscribe: SubjectFilter,
+    /// `allow_responses`.
+    pub responses: Option<ResponseRule>,
+}
+
+impl Permissions {
+    /// Compiles the configuration form.
+    pub fn compile(p: &config::Permissions) -> Self {
+        Permissions {
+            publish: SubjectFilter::compile(&p.publish),
+            subscribe: SubjectFilter::compile(&p.subscribe),
+            responses: p.allow_responses.as_ref().map(|r| ResponseRule {
+                max: r.max,
+                expires: r.expires,
+            }),
+        }
+    }
+
+    /// True when publishing is unrestricted (the hot path skips all checks).
+    pub fn publish_unrestricted(&self) -> bool {
+        self.publish.is_unrestricted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(allow: &[&str], deny: &[&str]) -> config::SubjectRule {
+        config::SubjectRule {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn publish_allow_and_deny() {
+        let f = SubjectFilter::compile(&rule(&["orders.>"], &["orders.secret"]));
+        assert!(f.allows_literal(b"orders.new"));
+        assert!(!f.allows_literal(b"orders.secret"));
+        assert!(!f.allows_literal(b"billing.x"));
+    }
+
+    #[test]
+    fn subscription_patterns_use_subset_semantics() {
+        let f = SubjectFilter::compile(&rule(&["orders.*"], &["orders.secret"]));
+        assert!(f.allows_pattern(b"orders.new"));
+        assert!(f.allows_pattern(b"orders.*"));
+        assert!(!f.allows_pattern(b"orders.>"));
+        assert!(!f.allows_pattern(b"orders.secret"));
+        assert!(f.deny_overlaps(b"orders.*"));
+        assert!(f.denies(b"orders.secret"));
+    }
+
+    #[test]
+    fn token_and_users() {
+        let auth = Authenticator::from_config(&AuthConfig {
+            token: Some("t0k".into()),
+            ..Default::default()
+        });
+        assert!(auth.required());
+        let ok = Credentials {
+            token: Some("t0k"),
+            ..Default::default()
+        };
+        assert!(auth.authenticate(ok).is_some());
+        let bad = Credentials {
+            token: Some("nope"),
+            ..Default::default()
+        };
+        assert!(auth.authenticate(bad).is_none());
+        assert!(auth.authenticate(Credentials::default()).is_none());
+    }
+
+    #[test]
+    fn bcrypt_passwords() {
+        let hash = bcrypt::hash("pw", 4).expect("hashing works");
+        let auth = Authenticator::from_config(&AuthConfig {
+            users: vec![config::UserConfig {
+                user: "alice".into(),
+                password: hash,
+                permissions: None,
+            }],
+            ..Default::default()
+        });
+        assert!(auth.is_expensive());
+        let id = auth
+            .authenticate(Credentials {
+                user: Some("alice"),
+                pass: Some("pw"),
+                token: None,
+            })
+            .expect("right password");
+        assert_eq!(id.user.as_deref(), Some("alice"));
+        assert!(
+            auth.authenticate(Credentials {
+                user: Some("alice"),
+                pass: Some("nope"),
+                token: None,
+            })
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,764 @@
+//! Sluice's configuration: the runtime [`Config`] the server is built from and the TOML file
+//! format that produces it.
+//!
+//! The file is deserialized into crate-private "file" structs (every field optional, every
+//! table `deny_unknown_fields`); `cli` lays command-line flags over them; then one validation
+//! pass turns the result into a [`Config`], collecting every problem, each naming its key, so
+//! an operator fixes a broken file in one go. Defaults and limits follow nats-server
+//! (`const.go`, `opts.go`): port 4222, 1 MiB payloads, 64 MiB pending, 2-minute pings.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+const DEFAULT_HOST: &str = "0.0.0.0";
+const DEFAULT_PORT: u16 = 4222;
+const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
+/// nats-server refuses a max_payload above max_pending, whose default is 64 MiB; we make that
+/// a hard cap so a single message can never exceed a client's default outbound buffer.
+pub(crate) const MAX_PAYLOAD_CAP: u64 = 64 * 1024 * 1024;
+const DEFAULT_MAX_CONTROL_LINE: u64 = 4096;
+const DEFAULT_MAX_PENDING: u64 = 64 * 1024 * 1024;
+const DEFAULT_MAX_CONNECTIONS: u64 = 64 * 1024;
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+const PING_INTERVAL: Duration = Duration::from_secs(120);
+const DEFAULT_MAX_PINGS_OUT: u32 = 2;
+const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server's DEFAULT_ALLOW_RESPONSE_MAX_MSGS and DEFAULT_ALLOW_RESPONSE_EXPIRATION.
+const RESPONSE_MAX: usize = 1;
+const RESPONSE_EXPIRES: Duration = Duration::from_secs(120);
+
+/// Everything the server needs to start, after defaults, the file and the flags were merged
+/// and validated; the server never sees an invalid value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Name reported in INFO and monitoring; generated when not configured.
+    pub server_name: String,
+    /// The NATS client listener and its per-connection limits.
+    pub nats: NatsConfig,
+    /// The monitoring listener; `None` when monitoring is off (no `-m`, no `[monitor] port`).
+    pub monitor: Option<MonitorConfig>,
+    /// JetStream persistence.
+    pub jetstream: JetStreamConfig,
+    /// Client authentication and authorization.
+    pub auth: AuthConfig,
+    /// Log verbosity and files written at start-up.
+    pub logging: LoggingConfig,
+}
+
+/// The NATS client listener and the limits applied to every client connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 asks the OS for a free port (`-p -1`).
+    pub port: u16,
+    /// Largest message payload accepted, advertised in INFO.
+    pub max_payload: usize,
+    /// Longest protocol control line before the client is disconnected.
+    pub max_control_line: usize,
+    /// Outbound bytes buffered per client before it is a slow consumer.
+    pub max_pending: usize,
+    /// Concurrent client connections accepted.
+    pub max_connections: usize,
+    /// Subscriptions per connection; 0 means unlimited.
+    pub max_subscriptions: usize,
+    /// How long a write to a client may block before it is a slow consumer.
+    pub write_deadline: Duration,
+    /// Interval between server PINGs to each client.
+    pub ping_interval: Duration,
+    /// Unanswered PINGs after which the connection is stale.
+    pub max_pings_out: u32,
+    /// Time a client has to send CONNECT when auth is required.
+    pub auth_timeout: Duration,
+}
+
+/// The monitoring HTTP listener (`/varz`, `/healthz`, ...), kept apart from public ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorConfig {
+    /// Address to bind; defaults to the NATS host, as nats-server does.
+    pub host: String,
+    /// Port to bind; 0 asks the OS for a free port (`-m -1`).
+    pub port: u16,
+}
+
+/// Whether JetStream runs and where it keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JetStreamConfig {
+    /// Serve the `$JS.API` and capture subjects into streams.
+    pub enabled: bool,
+    /// Directory for stream data.
+    pub store_dir: PathBuf,
+}
+
+/// Client authentication: a single shared token, or a list of users (never both).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    /// Token every client must present in CONNECT `auth_token`.
+    pub token: Option<String>,
+    /// Users with their passwords and optional permissions.
+    pub users: Vec<UserConfig>,
+    /// Permissions for users that have none of their own.
+    pub default_permissions: Option<Permissions>,
+}
+
+impl fmt::Debug for AuthConfig {
+    // Keeps the token out of logs that print the config.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("users", &self.users)
+            .field("default_permissions", &self.default_permissions)
+            .finish()
+    }
+}
+
+/// One user allowed to connect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    /// Name sent in CONNECT `user`.
+    pub user: String,
+    /// Plain text, or a bcrypt hash when it starts with `$2a$`, `$2b$` or `$2y$`.
+    pub password: String,
+    /// This user's permissions; `None` falls back to `default_permissions`.
+    pub permissions: Option<Permissions>,
+}
+
+impl fmt::Debug for UserConfig {
+    // Keeps passwords out of logs that print the config.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("permissions", &self.permissions)
+            .finish()
+    }
+}
+
+/// What a user may publish and subscribe to, as in nats-server's `permissions` block.
+///
+/// As in nats-server, when `allow_responses` is set and `publish.allow` is empty the server
+/// should allow publishing only to reply subjects, not everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Permissions {
+    /// Subjects the user may publish to.
+    pub publish: SubjectRule,
+    /// Subjects the user may subscribe to.
+    pub subscribe: SubjectRule,
+    /// Lets the user publish to reply subjects of requests it received.
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// An allow list and a deny list of subjects (wildcards allowed); deny wins over allow.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubjectRule {
+    /// Subjects allowed; empty means everything is allowed (nats-server semantics).
+    pub allow: Vec<String>,
+    /// Subjects denied even when allowed.
+    pub deny: Vec<String>,
+}
+
+/// How many replies a responder may send to one request, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// Replies allowed per request; 0 means unlimited.
+    pub max: usize,
+    /// How long after the request replies are allowed; zero means no time limit.
+    pub expires: Duration,
+}
+
+/// Log verbosity and files written at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoggingConfig {
+    /// Debug-level logging (`-D`).
+    pub debug: bool,
+    /// Protocol tracing (`-V`).
+    pub trace: bool,
+    /// File to write the process id to (`-P`).
+    pub pid_file: Option<PathBuf>,
+    /// File to log to instead of stderr (`-l`).
+    pub log_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // One source of truth for defaults: an empty file, resolved.
+        FileConfig::default().resolve().0
+    }
+}
+
+/// Why a configuration could not be built; `Display` is always one line, ready to be printed
+/// after `error: ` by the binary, which then exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The command line is malformed (unknown flag, bad value, missing value...).
+    #[error("{}", .0.join("; "))]
+    Usage(Vec<String>),
+    /// The config file could not be read.
+    #[error("config file \"{}\": {error}", path.display())]
+    Io {
+        /// The file named by `-c`.
+        path: PathBuf,
+        /// What the OS said.
+        error: std::io::Error,
+    },
+    /// The config file is not valid TOML or does not fit the schema (unknown key, bad type...).
+    #[error("{}: {message}", origin(path.as_deref()))]
+    Parse {
+        /// The file, or `None` when parsing a string.
+        path: Option<PathBuf>,
+        /// Position and problem, on one line.
+        message: String,
+    },
+    /// The merged configuration breaks one or more rules; each entry names its key.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+fn origin(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => format!("config file \"{}\"", p.display()),
+        None => "config".to_string(),
+    }
+}
+
+impl Config {
+    /// Builds a config from TOML text (defaults for what it leaves out), for tests and
+    /// embedders that keep their configuration elsewhere.
+    pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        FileConfig::parse(s, None)?.build()
+    }
+
+    /// Loads and validates a config file, as `-c` does without any other flag.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        FileConfig::read(path)?.build()
+    }
+}
+
+fn generated_server_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded randomly per process; mixing in the time and pid keeps names
+    // distinct across calls and processes without pulling in a RNG crate.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    format!("sluice-{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+fn default_store_dir() -> PathBuf {
+    std::env::temp_dir().join("sluice")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file format: every field optional so "absent" differs from "default" and flags can be
+// laid over it (see `cli`).
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) server_name: Option<String>,
+    pub(crate) nats: NatsFile,
+    pub(crate) monitor: MonitorFile,
+    pub(crate) jetstream: JetStreamFile,
+    pub(crate) auth: AuthFile,
+    pub(crate) logging: LoggingFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NatsFile {
+    pub(crate) host: Option<String>,
+    pub(crate) port: Option<i64>,
+    pub(crate) max_payload: Option<SizeFile>,
+    max_control_line: Option<SizeFile>,
+    max_pending: Option<SizeFile>,
+    max_connections: Option<u64>,
+    max_subscriptions: Option<u64>,
+    write_deadline: Option<DurationFile>,
+    ping_interval: Option<DurationFile>,
+    max_pings_out: Option<u32>,
+    auth_timeout: Option<DurationFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MonitorFile {
+    host: Option<String>,
+    pub(crate) port: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct JetStreamFile {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) store_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AuthFile {
+    pub(crate) token: Option<String>,
+    pub(crate) users: Vec<UserFile>,
+    default_permissions: Option<PermissionsFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct UserFile {
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) permissions: Option<PermissionsFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PermissionsFile {
+    #[serde(alias = "pub")]
+    publish: RuleFile,
+    #[serde(alias = "sub")]
+    subscribe: RuleFile,
+    allow_responses: Option<ResponsesFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LoggingFile {
+    pub(crate) debug: Option<bool>,
+    pub(crate) trace: Option<bool>,
+    pub(crate) pid_file: Option<PathBuf>,
+    pub(crate) log_file: Option<PathBuf>,
+}
+
+/// A byte count: integer bytes or a string with a unit, parsed during validation so the
+/// error names its key.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "invalid size: expected integer bytes or a string like \"64KiB\" or \"1MB\""
+)]
+pub(crate) enum SizeFile {
+    Bytes(u64),
+    Text(String),
+}
+
+/// A duration: integer seconds or a humantime string ("10s", "2m", "1h 30m").
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "invalid duration: expected integer seconds or a string like \"10s\""
+)]
+enum DurationFile {
+    Secs(u64),
+    Text(String),
+}
+
+/// A subject rule: a table `{ allow, deny }`, a plain list (the allow list) or one subject.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a subject, a list of subjects, or a table of `allow`, `deny`"
+)]
+enum RuleFile {
+    One(String),
+    List(Vec<String>),
+    Table(RuleTable),
+}
+
+impl Default for RuleFile {
+    fn default() -> Self {
+        RuleFile::List(Vec::new())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RuleTable {
+    allow: Vec<String>,
+    deny: Vec<String>,
+}
+
+/// `allow_responses`: `true`/`false`, or a table `{ max, expires }`.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected true, false, or a table of `max`, `expires`"
+)]
+enum ResponsesFile {
+    Flag(bool),
+    Table(ResponsesTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponsesTable {
+    max: Option<u64>,
+    expires: Option<DurationFile>,
+}
+
+/// Parses a byte size with nats-server's units: K/M/G/T are powers of 1000, KB/KiB/Ki (and
+/// so on) powers of 1024, case-insensitive, so "1MB" = 1048576.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let bad = || format!("invalid size \"{s}\": expected bytes with an optional unit like \"1MB\"");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1_000,
+        "kb" | "ki" | "kib" => 1 << 10,
+        "m" => 1_000_000,
+        "mb" | "mi" | "mib" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" | "gi" | "gib" => 1 << 30,
+        "t" => 1_000_000_000_000,
+        "tb" | "ti" | "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("invalid size \"{s}\": too large"))
+}
+
+impl FileConfig {
+    /// Reads and parses the file named by `-c`.
+    pub(crate) fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        FileConfig::parse(&text, Some(path))
+    }
+
+    fn parse(text: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            // toml's Display is a multi-line snippet; we want "line L, column C: message".
+            let mut message = e.message().replace('\n', " ");
+            if let Some(before) = e.span().and_then(|s| text.get(..s.start)) {
+                let line = before.matches('\n').count() + 1;
+                let here = before.rsplit('\n').next().unwrap_or_default();
+                let column = here.chars().count() + 1;
+                // Type errors point at the value; name its key, e.g. "nats.port".
+                if let Some((key, _)) = here.split_once('=') {
+                    let header = before
+                        .lines()
+                        .rev()
+                        .map(str::trim)
+                        .find(|l| l.starts_with('['));
+                    let table = header.and_then(|h| h.trim_start_matches('[').split(']').next());
+                    let key = key.trim();
+                    let key = table.map_or(key.to_string(), |t| format!("{}.{key}", t.trim()));
+                    message = format!("{key}: {message}");
+                }
+                message = format!("line {line}, column {column}: {message}");
+            }
+            ConfigError::Parse {
+                path: path.map(Path::to_path_buf),
+                message,
+            }
+        })
+    }
+
+    /// Applies defaults and validates, reporting every problem at once.
+    pub(crate) fn build(self) -> Result<Config, ConfigError> {
+        let (config, problems) = self.resolve();
+        if problems.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems.0))
+        }
+    }
+
+    /// Fills in defaults, noting what is invalid instead of stopping at the first problem.
+    fn resolve(self) -> (Config, Problems) {
+        let mut p = Problems::default();
+        let server_name = self.server_name.unwrap_or_else(generated_server_name);
+        if server_name.is_empty() || server_name.contains(char::is_whitespace) {
+            p.add("server_name", "must not be empty or contain spaces");
+        }
+        let nats = build_nats(&mut p, self.nats);
+        let mon = self.monitor;
+        if let Some(host) = &mon.host {
+            p.host("monitor.host", host);
+        }
+        // Like nats-server's http_port: 0 leaves monitoring off, and the monitor binds to the
+        // client host unless told otherwise.
+        let monitor = match mon.port {
+            None | Some(0) => None,
+            Some(n) => p.port("monitor.port", n).map(|port| MonitorConfig {
+                host: mon.host.unwrap_or_else(|| nats.host.clone()),
+                port,
+            }),
+        };
+        let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
+        if store_dir.as_os_str().is_empty() {
+            p.add("jetstream.store_dir", "must not be empty");
+        }
+        let jetstream = JetStreamConfig {
+            enabled: self.jetstream.enabled.unwrap_or(false),
+            store_dir,
+        };
+        let auth = build_auth(&mut p, self.auth);
+        let log = self.logging;
+        let logging = LoggingConfig {
+            debug: log.debug.unwrap_or(false),
+            trace: log.trace.unwrap_or(false),
+            pid_file: log.pid_file,
+            log_file: log.log_file,
+        };
+        let config = Config {
+            server_name,
+            nats,
+            monitor,
+            jetstream,
+            auth,
+            logging,
+        };
+        (config, p)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers.
+
+/// Problems found so far; each reads "key: what is wrong".
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, key: &str, msg: impl fmt::Display) {
+        self.0.push(format!("{key}: {msg}"));
+    }
+
+    fn host(&mut self, key: &str, host: &str) {
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            self.add(key, "must not be empty or contain whitespace");
+        }
+    }
+
+    /// nats-server's -1 asks for a random port, stored as 0; callers handle 0 themselves.
+    fn port(&mut self, key: &str, n: i64) -> Option<u16> {
+        match n {
+            -1 => Some(0),
+            _ => u16::try_from(n).ok().filter(|p| *p > 0).or_else(|| {
+                self.add(key, "must be -1..=65535");
+                None
+            }),
+        }
+    }
+
+    /// A string that must be present and non-empty; "" stands in for it when it is not.
+    fn required(&mut self, key: &str, v: Option<String>) -> String {
+        match v {
+            None => self.add(key, "required"),
+            Some(ref s) if s.is_empty() => self.add(key, "must not be empty"),
+            Some(_) => {}
+        }
+        v.unwrap_or_default()
+    }
+
+    fn nonzero<T: Default + PartialEq>(&mut self, key: &str, v: T) -> T {
+        if v == T::default() {
+            self.add(key, "must be greater than 0");
+        }
+        v
+    }
+
+    fn size(&mut self, key: &str, v: Option<SizeFile>, default: u64) -> u64 {
+        let v = match v {
+            None => default,
+            Some(SizeFile::Bytes(n)) => n,
+            Some(SizeFile::Text(t)) => parse_size(&t).unwrap_or_else(|e| {
+                self.add(key, e);
+                default
+            }),
+        };
+        self.nonzero(key, v)
+    }
+
+    fn duration(&mut self, key: &str, v: Option<DurationFile>, default: Duration) -> Duration {
+        match v {
+            None => default,
+            Some(DurationFile::Secs(n)) => Duration::from_secs(n),
+            Some(DurationFile::Text(t)) => {
+                humantime::parse_duration(t.trim()).unwrap_or_else(|e| {
+                    self.add(key, format!("invalid duration \"{t}\": {e}"));
+                    default
+                })
+            }
+        }
+    }
+
+    fn positive(&mut self, key: &str, v: Option<DurationFile>, default: Duration) -> Duration {
+        let v = self.duration(key, v, default);
+        self.nonzero(key, v)
+    }
+}
+
+/// Limits are capped far below usize::MAX, so saturating on 32-bit targets loses nothing.
+fn us(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
+    let host = n.host.unwrap_or_else(|| DEFAULT_HOST.to_string());
+    p.host("nats.host", &host);
+    // Like nats-server, port 0 means "the default" and -1 "any free port".
+    let port = match n.port {
+        None | Some(0) => DEFAULT_PORT,
+        Some(v) => p.port("nats.port", v).unwrap_or(DEFAULT_PORT),
+    };
+    let max_pending = p.size("nats.max_pending", n.max_pending, DEFAULT_MAX_PENDING);
+    let max_payload = p.size("nats.max_payload", n.max_payload, DEFAULT_MAX_PAYLOAD);
+    if max_payload > MAX_PAYLOAD_CAP {
+        let msg = format!("must be at most {MAX_PAYLOAD_CAP} (64 MiB)");
+        p.add("nats.max_payload", msg);
+    } else if max_pending > 0 && max_payload > max_pending {
+        let msg = format!("must not exceed nats.max_pending ({max_pending})");
+        p.add("nats.max_payload", msg);
+    }
+    let max_control_line = p.size(
+        "nats.max_control_line",
+        n.max_control_line,
+        DEFAULT_MAX_CONTROL_LINE,
+    );
+    let max_connections = n.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    let max_pings_out = n.max_pings_out.unwrap_or(DEFAULT_MAX_PINGS_OUT);
+    NatsConfig {
+        host,
+        port,
+        max_payload: us(max_payload),
+        max_control_line: us(max_control_line),
+        max_pending: us(max_pending),
+        max_connections: us(p.nonzero("nats.max_connections", max_connections)),
+        max_subscriptions: us(n.max_subscriptions.unwrap_or(0)),
+        write_deadline: p.positive("nats.write_deadline", n.write_deadline, WRITE_DEADLINE),
+        ping_interval: p.positive("nats.ping_interval", n.ping_interval, PING_INTERVAL),
+        max_pings_out: p.nonzero("nats.max_pings_out", max_pings_out),
+        auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
+    }
+}
+
+fn build_auth(p: &mut Problems, f: AuthFile) -> AuthConfig {
+    let mut seen = HashSet::new();
+    let mut users = Vec::with_capacity(f.users.len());
+    for (i, u) in f.users.into_iter().enumerate() {
+        let key = format!("auth.users[{i}]");
+        let user_key = format!("{key}.user");
+        let user = p.required(&user_key, u.user);
+        if user.contains(char::is_whitespace) {
+            p.add(&user_key, "must not contain whitespace");
+        } else if !user.is_empty() && !seen.insert(user.clone()) {
+            p.add(&user_key, format!("duplicate user \"{user}\""));
+        }
+        let password_key = format!("{key}.password");
+        let password = p.required(&password_key, u.password);
+        check_password(p, &password_key, &password);
+        let permissions =
+            (u.permissions).map(|f| build_permissions(p, &format!("{key}.permissions"), f));
+        users.push(UserConfig {
+            user,
+            password,
+            permissions,
+        });
+    }
+    if f.token.as_deref() == Some("") {
+        p.add("auth.token", "must not be empty");
+    }
+    if f.token.is_some() && !users.is_empty() {
+        p.add("auth", "set either token or users, not both");
+    }
+    AuthConfig {
+        token: f.token,
+        users,
+        default_permissions: f
+            .default_permissions
+            .map(|f| build_permissions(p, "auth.default_permissions", f)),
+    }
+}
+
+fn check_password(p: &mut Problems, key: &str, password: &str) {
+    if ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|pre| password.starts_with(pre))
+        && !is_bcrypt_hash(password)
+    {
+        // Never echo the password itself.
+        p.add(
+            key,
+            "malformed bcrypt hash (want $2b$<cost>$ and 53 characters)",
+        );
+    }
+}
+
+fn is_bcrypt_hash(s: &str) -> bool {
+    let b = s.as_bytes();
+    let cost = s.get(4..6).and_then(|c| c.parse::<u32>().ok());
+    b.len() == 60
+        && b[6] == b'$'
+        && cost.is_some_and(|c| (4..=31).contains(&c))
+        && b[7..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"./".contains(c))
+}
+
+fn build_permissions(p: &mut Problems, key: &str, f: PermissionsFile) -> Permissions {
+    let responses = format!("{key}.allow_responses");
+    Permissions {
+        publish: build_rule(p, &format!("{key}.publish"), f.publish),
+        subscribe: build_rule(p, &format!("{key}.subscribe"), f.subscribe),
+        allow_responses: match f.allow_responses {
+            None | Some(ResponsesFile::Flag(false)) => None,
+            Some(ResponsesFile::Flag(true)) => Some(ResponsePermission {
+                max: RESPONSE_MAX,
+                expires: RESPONSE_EXPIRES,
+            }),
+            Some(ResponsesFile::Table(t)) => Some(ResponsePermission {
+                max: t.max.map_or(RESPONSE_MAX, us),
+                expires: p.duration(&format!("{responses}.expires"), t.expires, RESPONSE_EXPIRES),
+            }),
+        },
+    }
+}
+
+fn build_rule(p: &mut Problems, key: &str, f: RuleFile) -> SubjectRule {
+    let (allow, deny) = match f {
+        RuleFile::One(s) => (vec![s], Vec::new()),
+        RuleFile::List(allow) => (allow, Vec::new()),
+        RuleFile::Table(t) => (t.allow, t.deny),
+    };
+    for (list, name) in [(&allow, "allow"), (&deny, "deny")] {
+        for (j, subject) in list.iter().enumerate() {
+            if !is_valid_subject(subject) {
+                p.add(
+                    &format!("{key}.{name}[{j}]"),
+                    format!("invalid subject \"{subject}\""),
+                );
+            }
+        }
+    }
+    SubjectRule { allow, deny }
+}
+
+/// A subject or pattern: non-empty tokens split on '.', no whitespace, `*` and `>` only as
+/// whole tokens, `>` only last.
+fn is_valid_subject(s: &str) -> bool {
+    let mut tokens = s.split('.').peekable();
+    while let Some(t) = tokens.next() {
+        let bad_wildcard = t.len() > 1 && t.contains(['*', '>']);
+        if t.is_empty() || t.contains(char::is_whitespace) || bad_wildcard {
+            return false;
+        }
+        if t == ">" && tokens.peek().is_some() {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

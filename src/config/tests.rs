@@ -1,0 +1,158 @@
+//! Tests of the configuration file: parsing, defaults and validation.
+
+use super::*;
+
+fn ok(toml: &str) -> Config {
+    Config::from_toml_str(toml).unwrap_or_else(|e| panic!("{toml:?}: {e}"))
+}
+
+fn err(toml: &str) -> String {
+    let e = Config::from_toml_str(toml).err().map(|e| e.to_string());
+    let e = e.unwrap_or_else(|| panic!("expected an error for {toml:?}"));
+    assert!(!e.contains('\n'), "one line: {e}");
+    e
+}
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+#[test]
+#[rustfmt::skip]
+fn empty_file_gives_nats_server_defaults() {
+    let c = ok("");
+    let n = &c.nats;
+    assert_eq!((n.host.as_str(), n.port, n.max_payload), ("0.0.0.0", 4222, 1 << 20));
+    assert_eq!((n.max_control_line, n.max_pending), (4096, 64 << 20));
+    assert_eq!((n.max_connections, n.max_subscriptions, n.max_pings_out), (65536, 0, 2));
+    assert_eq!((n.write_deadline, n.ping_interval, n.auth_timeout), (SECS(10), SECS(120), SECS(2)));
+    assert_eq!((c.monitor, c.jetstream.enabled), (None, false));
+    assert_eq!(c.jetstream.store_dir, std::env::temp_dir().join("sluice"));
+    assert_eq!((c.auth, c.logging), Default::default());
+    assert!(c.server_name.starts_with("sluice-") && c.server_name.len() == 19);
+    let d = Config::default();
+    assert_ne!(d.server_name, c.server_name, "names are generated per config");
+    assert_eq!(ok(&format!("server_name = \"{}\"", d.server_name)), d);
+}
+
+#[test]
+#[rustfmt::skip]
+fn ports_follow_nats_server() {
+    let c = ok("[nats]\nport = -1\n[monitor]\nport = -1");
+    assert_eq!(c.nats.port, 0, "-1 = random, stored as 0");
+    assert_eq!(c.monitor.map(|m| (m.host, m.port)), Some(("0.0.0.0".into(), 0)));
+    let c = ok("[nats]\nport = 0\nhost = \"::1\"\n[monitor]\nport = 8000");
+    assert_eq!(c.nats.port, 4222, "0 = default, as in nats-server");
+    assert_eq!(c.monitor.map(|m| m.host), Some("::1".into()), "binds with the client host");
+    for off in ["", "[monitor]\nhost = \"1.2.3.4\"", "[monitor]\nport = 0"] {
+        assert_eq!(ok(off).monitor, None, "{off}");
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn sizes_use_nats_server_units() {
+    for (s, n) in [("0", 0), ("12", 12), ("3b", 3), ("1k", 1000), ("1KB", 1024), ("64KiB", 65536),
+        ("1M", 1_000_000), ("1mb", 1 << 20), (" 2 MiB ", 2 << 20), ("1G", 1_000_000_000), ("1GB", 1 << 30)]
+    {
+        assert_eq!(parse_size(s), Ok(n), "{s}");
+    }
+    for s in ["", "MB", "1.5MB", "-1", "12XB", "1 M B", "99999999999999TB"] {
+        assert!(parse_size(s).is_err(), "{s}");
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn subjects_follow_the_nats_rules() {
+    for good in ["a", "a.b", "a.*", "*", ">", "a.>", "a.*.c", "_INBOX.>", "$JS.API.>"] {
+        assert!(is_valid_subject(good), "{good}");
+    }
+    for bad in ["", "a..b", ".a", "a.", "a b", "a.>.b", "fo*", "a.b>", ">.a", "a\tb"] {
+        assert!(!is_valid_subject(bad), "{bad}");
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn each_validation_error_names_its_key() {
+    let user = |more: &str| format!("[[auth.users]]\nuser = \"a\"\npassword = \"b\"\n{more}\n");
+    let perms = |more: &str| user(&format!("[auth.users.permissions]\n{more}"));
+    let cases = [
+        ("[nats]\nport = 70000".to_string(), "nats.port: must be -1..=65535"),
+        ("[nats]\nport = -2".into(), "nats.port: must be -1..=65535"),
+        ("[monitor]\nport = 65536".into(), "monitor.port: must be -1..=65535"),
+        ("[nats]\nmax_payload = \"65MiB\"\nmax_pending = \"1GiB\"".into(), "nats.max_payload: must be at most 67108864 (64 MiB)"),
+        ("[nats]\nmax_payload = 2048\nmax_pending = 1024".into(), "nats.max_payload: must not exceed nats.max_pending (1024)"),
+        ("[nats]\nmax_payload = 0".into(), "nats.max_payload: must be greater than 0"),
+        ("[nats]\nmax_pending = 0".into(), "nats.max_pending: must be greater than 0"),
+        ("[nats]\nmax_control_line = \"0KB\"".into(), "nats.max_control_line: must be greater than 0"),
+        ("[nats]\nmax_connections = 0".into(), "nats.max_connections: must be greater than 0"),
+        ("[nats]\nmax_pings_out = 0".into(), "nats.max_pings_out: must be greater than 0"),
+        ("[nats]\nwrite_deadline = \"0s\"".into(), "nats.write_deadline: must be greater than 0"),
+        ("[nats]\nping_interval = 0".into(), "nats.ping_interval: must be greater than 0"),
+        ("[nats]\nauth_timeout = \"0ms\"".into(), "nats.auth_timeout: must be greater than 0"),
+        ("[nats]\nwrite_deadline = \"10 parsecs\"".into(), "nats.write_deadline: invalid duration \"10 parsecs\""),
+        ("[nats]\nmax_payload = \"12XB\"".into(), "nats.max_payload: invalid size \"12XB\""),
+        ("[nats]\nhost = \"\"".into(), "nats.host: must not be empty or contain whitespace"),
+        ("[monitor]\nhost = \"a b\"".into(), "monitor.host: must not be empty or contain whitespace"),
+        ("server_name = \"a b\"".into(), "server_name: must not be empty or contain spaces"),
+        ("[jetstream]\nstore_dir = \"\"".into(), "jetstream.store_dir: must not be empty"),
+        (format!("[auth]\ntoken = \"t\"\n{}", user("")), "auth: set either token or users, not both"),
+        ("[auth]\ntoken = \"\"".into(), "auth.token: must not be empty"),
+        (user("") + &user(""), "auth.users[1].user: duplicate user \"a\""),
+        ("[[auth.users]]\nuser = \"a\"".into(), "auth.users[0].password: required"),
+        ("[[auth.users]]\npassword = \"a\"".into(), "auth.users[0].user: required"),
+        ("[[auth.users]]\nuser = \"\"\npassword = \"a\"".into(), "auth.users[0].user: must not be empty"),
+        ("[[auth.users]]\nuser = \"a b\"\npassword = \"a\"".into(), "auth.users[0].user: must not contain whitespace"),
+        ("[[auth.users]]\nuser = \"a\"\npassword = \"\"".into(), "auth.users[0].password: must not be empty"),
+        ("[[auth.users]]\nuser = \"a\"\npassword = \"$2a$11$short\"".into(), "auth.users[0].password: malformed bcrypt hash"),
+        (perms("publish = [\"a\", \"b\", \"a..b\"]"), "auth.users[0].permissions.publish.allow[2]: invalid subject \"a..b\""),
+        (perms("subscribe = { deny = [\"a.>.b\"] }"), "auth.users[0].permissions.subscribe.deny[0]: invalid subject \"a.>.b\""),
+        ("[auth.default_permissions]\npublish = \"a b\"".into(), "auth.default_permissions.publish.allow[0]: invalid subject \"a b\""),
+        ("[auth.default_permissions]\nallow_responses = { expires = \"soon\" }".into(), "auth.default_permissions.allow_responses.expires: invalid duration \"soon\""),
+    ];
+    for (toml, want) in cases {
+        let e = err(&toml);
+        assert!(e.contains(want), "{toml:?}\n  gave: {e}\n  want: {want}");
+    }
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let e = err("[nats]\nport = 70000\nmax_pings_out = 0\n[auth]\ntoken = \"\"\n");
+    let want = "nats.port: must be -1..=65535; nats.max_pings_out: must be greater than 0; \
+                auth.token: must not be empty";
+    assert_eq!(e, want);
+}
+
+#[test]
+#[rustfmt::skip]
+fn unknown_keys_and_bad_types_name_the_key_and_line() {
+    let cases = [
+        ("[nats]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected one of `host`"),
+        ("colour = 1", "config: line 1, column 1: unknown field `colour`"),
+        ("[logging]\nlevel = \"x\"", "line 2, column 1: unknown field `level`"),
+        ("[[auth.users]]\nuser = \"a\"\nsecret = 1", "line 3, column 1: unknown field `secret`"),
+        ("[auth.default_permissions]\npublish = { allw = [] }", "line 2, column 11: auth.default_permissions.publish: expected a subject"),
+        ("[auth.default_permissions]\nallow_responses = { ttl = 2 }", "auth.default_permissions.allow_responses: expected true, false, or a table"),
+        ("[nats]\nport = \"x\"", "line 2, column 8: nats.port: invalid type: string \"x\", expected i64"),
+        ("[nats]\nping_interval = true", "nats.ping_interval: invalid duration: expected integer seconds"),
+        ("[nats]\nmax_payload = -5", "nats.max_payload: invalid size: expected integer bytes"),
+        ("[nats\nport = 1", "config: line 1"),
+    ];
+    for (toml, want) in cases {
+        let e = err(toml);
+        assert!(e.contains(want), "{toml:?}\n  gave: {e}\n  want: {want}");
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let c = ok("[auth]\ntoken = \"s3cret\"");
+    let u = ok("[[auth.users]]\nuser = \"a\"\npassword = \"hunter2\"");
+    let shown = format!("{c:?} {u:?}");
+    assert!(
+        !shown.contains("s3cret") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(shown.contains("<redacted>"));
+}

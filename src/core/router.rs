@@ -1,0 +1,291 @@
+//! The router: subscriptions live in one [`Sublist`], and a publish walks the match result
+//! and hands the message to each subscriber's [`Sink`].
+//!
+//! Front-ends own a [`Publisher`] per connection. It keeps a small match cache of its own that
+//! is validated against the sublist's generation, so the common case (same subjects over and
+//! over) touches no shared lock, and it batches the "please flush" signals of the sinks it
+//! wrote to so a burst of publishes wakes each subscriber's writer once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use rustc_hash::FxHashMap;
+
+use super::message::Message;
+use super::sublist::{MatchResult, Sublist, SublistError, SublistStats};
+
+/// Where a subscriber's messages go: a NATS connection's outbound buffer, an SSE stream, ...
+pub trait Sink: Send + Sync {
+    /// Queues `msg` for `sub`. Must not block: a sink that cannot keep up drops the message
+    /// and cuts its own connection (slow consumer), it never holds up the publisher.
+    fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued;
+    /// Wakes the sink's writer; called once per publisher batch for sinks that asked for it.
+    fn flush(&self);
+}
+
+/// What a [`Sink`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued; `kick` asks for a [`Sink::flush`] at the end of the publisher's batch.
+    Queued {
+        /// The sink's writer has not been signalled since it last drained.
+        kick: bool,
+    },
+    /// Not delivered (closed, slow consumer, or filtered by a permission).
+    Dropped,
+}
+
+/// One subscription, shared between the sublist and the connection that owns it.
+pub struct Subscription {
+    /// The owning connection, for echo suppression and monitoring.
+    pub client_id: u64,
+    /// The subscription id the client chose.
+    pub sid: Bytes,
+    /// The subject pattern.
+    pub subject: Bytes,
+    /// The queue group, if any.
+    pub queue: Option<Bytes>,
+    /// Where matched messages go.
+    pub sink: Arc<dyn Sink>,
+    /// Auto-unsubscribe after this many deliveries (0 = never).
+    max: AtomicU64,
+    delivered: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Subscription {
+    /// A new, open subscription.
+    pub fn new(
+        client_id: u64,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<Bytes>,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
+        Subscription {
+            client_id,
+            sid,
+            subject,
+            queue,
+            sink,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Messages delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// The auto-unsubscribe limit (0 = none).
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Whether it was unsubscribed (explicitly, by reaching its max, or by its connection closing).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// True if the subject holds `*` or `>` tokens (delivery-time deny checks need it).
+    pub fn is_wildcard(&self) -> bool {
+        self.subject
+            .split(|b| *b == b'.')
+            .any(|t| t == b"*" || t == b">")
+    }
+
+    /// Reserves one delivery. Returns `None` when the subscription must not receive the
+    /// message, `Some(true)` when this delivery is its last (max reached).
+    fn take_delivery(&self) -> Option<bool> {
+        if self.is_closed() {
+            return None;
+        }
+        let max = self.max.load(Ordering::Relaxed);
+        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if max == 0 {
+            return Some(false);
+        }
+        if n > max {
+            return None;
+        }
+        Some(n == max)
+    }
+}
+
+/// The subject router shared by all front-ends.
+#[derive(Default)]
+pub struct Router {
+    sublist: Sublist<Subscription>,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Self {
+        Router::default()
+    }
+
+    /// Adds a subscription; fails on an invalid subject.
+    pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
+        let subject = sub.subject.clone();
+        let queue = sub.queue.clone();
+        self.sublist.insert(&subject, queue.as_deref(), sub)
+    }
+
+    /// Removes a subscription; safe to call twice.
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
+        if !sub.closed.swap(true, Ordering::AcqRel) {
+            // NotFound only happens if it was never inserted; nothing to undo then.
+            let _ = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        }
+    }
+
+    /// Sets the auto-unsubscribe limit; removes the subscription at once if it is already reached.
+    pub fn set_max(&self, sub: &Arc<Subscription>, max: u64) {
+        sub.max.store(max, Ordering::Relaxed);
+        if max > 0 && sub.delivered() >= max {
+            self.unsubscribe(sub);
+        }
+    }
+
+    /// Subscription count and match statistics (for `/subsz`).
+    pub fn stats(&self) -> SublistStats {
+        self.sublist.stats()
+    }
+
+    /// Number of subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.sublist.count()
+    }
+
+    /// All subscriptions whose pattern matches the literal `subject` (uncached by the caller).
+    pub fn matches(&self, subject: &[u8]) -> Arc<MatchResult<Subscription>> {
+        self.sublist.matches(subject)
+    }
+
+    /// Delivers `msg` to every matching subscription (one member per queue group).
+    /// Returns how many subscriptions received it.
+    pub fn publish(&self, publisher: &mut Publisher, msg: &Message) -> usize {
+        let result = publisher.lookup(&self.sublist, &msg.subject);
+        let mut delivered = 0;
+        for sub in &result.plain {
+            if !publisher.echo && sub.client_id == publisher.client_id {
+                continue;
+            }
+            if self.deliver(publisher, sub, msg) {
+                delivered += 1;
+            }
+        }
+        for group in &result.queues {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = publisher.next_random() as usize % n;
+            for i in 0..n {
+                let sub = &group.members[(start + i) % n];
+                if !publisher.echo && sub.client_id == publisher.client_id {
+                    continue;
+                }
+                if self.deliver(publisher, sub, msg) {
+                    delivered += 1;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    fn deliver(&self, publisher: &mut Publisher, sub: &Arc<Subscription>, msg: &Message) -> bool {
+        let Some(last) = sub.take_delivery() else {
+            return false;
+        };
+        let outcome = sub.sink.enqueue(sub, msg);
+        if last {
+            self.unsubscribe(sub);
+        }
+        match outcome {
+            Enqueued::Queued { kick } => {
+                if kick {
+                    publisher.kicks.push(sub.sink.clone());
+                }
+                true
+            }
+            Enqueued::Dropped => false,
+        }
+    }
+}
+
+/// Match results a publisher keeps for itself, dropped whenever the sublist changes.
+const PUBLISHER_CACHE_MAX: usize = 512;
+
+/// Per-connection publishing state: identity, echo, a private match cache and pending kicks.
+pub struct Publisher {
+    client_id: u64,
+    echo: bool,
+    generation: u64,
+    cache: FxHashMap<Bytes, Arc<MatchResult<Subscription>>>,
+    kicks: Vec<Arc<dyn Sink>>,
+    rng: u64,
+}
+
+impl Publisher {
+    /// State for connection `client_id`; `echo = false` skips its own subscriptions.
+    pub fn new(client_id: u64, echo: bool) -> Self {
+        Publisher {
+            client_id,
+            echo,
+            generation: u64::MAX,
+            cache: FxHashMap::default(),
+            kicks: Vec::new(),
+            rng: client_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
+    }
+
+    /// Changes echo (set by CONNECT after the connection was created).
+    pub fn set_echo(&mut self, echo: bool) {
+        self.echo = echo;
+    }
+
+    /// Wakes every sink written to since the last call. Call after each batch of publishes.
+    pub fn flush(&mut self) {
+        for sink in self.kicks.drain(..) {
+            sink.flush();
+        }
+    }
+
+    fn lookup(
+        &mut self,
+        sublist: &Sublist<Subscription>,
+        subject: &Bytes,
+    ) -> Arc<MatchResult<Subscription>> {
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.cache.clear();
+            self.generation = generation;
+        } else if let Some(hit) = self.cache.get(subject) {
+            return hit.clone();
+        }
+        let result = sublist.matches(subject);
+        if self.cache.len() >= PUBLISHER_CACHE_MAX {
+            self.cache.clear();
+        }
+        // An owned key: the subject is a slice of the connection's read buffer, which must not
+        // stay alive just because a cache entry points into it.
+        self.cache
+            .insert(Bytes::copy_from_slice(subject), result.clone());
+        result
+    }
+
+    /// xorshift64: queue member selection needs speed, not cryptographic quality.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}

@@ -1,0 +1,531 @@
+//! One NATS client connection: the read loop that decodes ops and applies them, the ping
+//! timer, the auth deadline, and the writer task that drains the outbound queue.
+//!
+//! Parsing lives in `crate::protocol`; this file only applies decoded ops to the connection
+//! state and the router.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::{debug, trace};
+
+use super::client::{ClientState, CloseReason, ConnectOptions};
+use super::outbound::{WriteError, write_batch};
+use crate::auth::Credentials;
+use crate::core::message::Message;
+use crate::core::router::{Publisher, Subscription};
+use crate::core::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
+use crate::protocol::{ClientOp, Decoder, encoder};
+use crate::server::Shared;
+
+/// Read buffer growth step; big payloads reserve exactly what they need.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the read loop does after an op.
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Runs a connection until it closes. `info` is the INFO line already rendered for it.
+pub async fn run<R, W>(shared: Arc<Shared>, client: Arc<ClientState>, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let writer_task = tokio::spawn(write_loop(
+        client.clone(),
+        writer,
+        shared.config.nats.write_deadline,
+    ));
+    let mut conn = Connection::new(shared.clone(), client.clone());
+    conn.read_loop(reader).await;
+    conn.cleanup();
+    let _ = writer_task.await;
+    debug!(cid = client.id, reason = ?client.close_reason(), "Client connection closed.");
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    client: Arc<ClientState>,
+    publisher: Publisher,
+    opts: ConnectOptions,
+    connected: bool,
+    pings_out: u32,
+    last_in: Instant,
+    in_msgs: u64,
+    in_bytes: u64,
+}
+
+impl Connection {
+    fn new(shared: Arc<Shared>, client: Arc<ClientState>) -> Self {
+        let publisher = Publisher::new(client.id, true);
+        Connection {
+            shared,
+            client,
+            publisher,
+            opts: ConnectOptions::default(),
+            connected: false,
+            pings_out: 0,
+            last_in: Instant::now(),
+            in_msgs: 0,
+            in_bytes: 0,
+        }
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
+        let cfg = &self.shared.config.nats;
+        let mut decoder = Decoder::new(cfg.max_control_line, cfg.max_payload);
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let ping_interval = cfg.ping_interval;
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+        let auth_required = self.shared.auth.required();
+        let auth_deadline = tokio::time::sleep(cfg.auth_timeout);
+        tokio::pin!(auth_deadline);
+        let closing = self.client.closing.clone();
+        loop {
+            let want = decoder.bytes_needed().unwrap_or(0).max(4096);
+            if buf.capacity() - buf.len() < want {
+                buf.reserve(want.max(READ_CHUNK));
+            }
+            tokio::select! {
+                biased;
+                _ = closing.cancelled() => return,
+                read = reader.read_buf(&mut buf) => match read {
+                    Ok(0) => {
+                        self.client.close(CloseReason::ClientClosed, false);
+                        return;
+                    }
+                    Ok(_) => {
+                        self.last_in = Instant::now();
+                        self.client.meta.lock().last_activity = Some(std::time::SystemTime::now());
+                        if let Flow::Close = self.process(&mut decoder, &mut buf).await {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        self.client.close(CloseReason::ReadError, false);
+                        return;
+                    }
+                },
+                _ = ping.tick() => {
+                    if let Flow::Close = self.ping_timer(ping_interval) {
+                        return;
+                    }
+                }
+                _ = &mut auth_deadline, if auth_required && !self.connected => {
+                    self.client.send_err("Authentication Timeout");
+                    self.client.close(CloseReason::AuthenticationTimeout, true);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decodes and applies every complete op in `buf`, then wakes the writers it fed.
+    async fn process(&mut self, decoder: &mut Decoder, buf: &mut BytesMut) -> Flow {
+        let mut flow = Flow::Continue;
+        loop {
+            match decoder.decode(buf) {
+                Ok(Some(op)) => {
+                    if let Flow::Close = self.apply(op).await {
+                        flow = Flow::Close;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(cid = self.client.id, error = %e, "Protocol error.");
+                    // Like nats-server, malformed arguments close the connection silently
+                    // (clients then reconnect); the reason is in the debug log.
+                    if e.sends_err() {
+                        self.client.send_err(e.client_text());
+                    }
+                    if e.is_fatal() {
+                        let reason = match e {
+                            crate::protocol::ProtocolError::MaxPayload { .. } => {
+                                CloseReason::MaxPayloadExceeded
+                            }
+                            crate::protocol::ProtocolError::MaxControlLine => {
+                                CloseReason::MaxControlLineExceeded
+                            }
+                            _ => CloseReason::ProtocolViolation,
+                        };
+                        self.client.close(reason, true);
+                        flow = Flow::Close;
+                        break;
+                    }
+                }
+            }
+        }
+        self.publisher.flush();
+        if self.in_msgs > 0 {
+            self.shared.stats.record_in(self.in_msgs, self.in_bytes);
+            self.client
+                .msgs_in
+                .fetch_add(self.in_msgs, Ordering::Relaxed);
+            self.client
+                .bytes_in
+                .fetch_add(self.in_bytes, Ordering::Relaxed);
+            self.in_msgs = 0;
+            self.in_bytes = 0;
+        }
+        flow
+    }
+
+    async fn apply(&mut self, op: ClientOp) -> Flow {
+        if !self.connected && self.shared.auth.required() && !matches!(op, ClientOp::Connect(_)) {
+            return self.auth_violation();
+        }
+        match op {
+            ClientOp::Connect(json) => self.connect(&json).await,
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.publish(subject, reply, None, payload),
+            ClientOp::HPub { .. } if !self.opts.headers => {
+                // nats-server closes without an -ERR when headers were not negotiated.
+                debug!(cid = self.client.id, "HPUB without headers in CONNECT.");
+                self.client.close(CloseReason::ProtocolViolation, true);
+                Flow::Close
+            }
+            ClientOp::HPub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => self.publish(subject, reply, Some(headers), payload),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid),
+            ClientOp::Unsub { sid, max } => self.unsubscribe(&sid, max),
+            ClientOp::Ping => {
+                self.client.send_proto(encoder::PONG);
+                Flow::Continue
+            }
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                Flow::Continue
+            }
+            ClientOp::Ok => Flow::Continue,
+            ClientOp::Err(text) => {
+                // nats-server treats an -ERR from a client as fatal.
+                debug!(cid = self.client.id, text = %String::from_utf8_lossy(&text), "Client sent -ERR.");
+                self.client.close(CloseReason::ProtocolViolation, true);
+                Flow::Close
+            }
+        }
+    }
+
+    fn ok(&self) {
+        if self.opts.verbose {
+            self.client.send_proto(encoder::OK);
+        }
+    }
+
+    fn auth_violation(&self) -> Flow {
+        self.client.send_err("Authorization Violation");
+        self.client
+            .close(CloseReason::AuthenticationViolation, true);
+        Flow::Close
+    }
+
+    async fn connect(&mut self, json: &[u8]) -> Flow {
+        let opts: ConnectOptions = match ConnectOptions::parse(json) {
+            Ok(o) => o,
+            Err(e) => {
+                debug!(cid = self.client.id, error = %e, "Malformed CONNECT.");
+                self.client.send_err("Invalid CONNECT: malformed JSON");
+                self.client.close(CloseReason::ProtocolViolation, true);
+                return Flow::Close;
+            }
+        };
+        if !(0..=1).contains(&opts.protocol) {
+            self.client.send_err("Unsupported client protocol");
+            self.client.close(CloseReason::ProtocolViolation, true);
+            return Flow::Close;
+        }
+        if opts.no_responders && !opts.headers {
+            self.client
+                .send_err("no responders requires headers support");
+            self.client.close(CloseReason::ProtocolViolation, true);
+            return Flow::Close;
+        }
+        if !self.connected {
+            let identity = match self.authenticate(&opts).await {
+                Some(id) => id,
+                None => return self.auth_violation(),
+            };
+            self.client.set_identity(identity);
+            self.connected = true;
+        }
+        self.client.set_headers(opts.headers);
+        self.publisher.set_echo(opts.echo);
+        {
+            let mut meta = self.client.meta.lock();
+            meta.name = opts.name.clone();
+            meta.lang = opts.lang.clone();
+            meta.version = opts.version.clone();
+        }
+        self.opts = opts;
+        self.ok();
+        Flow::Continue
+    }
+
+    async fn authenticate(&self, opts: &ConnectOptions) -> Option<crate::auth::Identity> {
+        let shared = self.shared.clone();
+        let (user, pass, token) = (
+            opts.user.clone(),
+            opts.pass.clone(),
+            opts.auth_token.clone(),
+        );
+        let check = move || {
+            shared.auth.authenticate(Credentials {
+                user: user.as_deref(),
+                pass: pass.as_deref(),
+                token: token.as_deref(),
+            })
+        };
+        if self.shared.auth.is_expensive() {
+            // bcrypt takes tens of milliseconds: keep it off the I/O threads.
+            tokio::task::spawn_blocking(check).await.ok().flatten()
+        } else {
+            check()
+        }
+    }
+
+    fn publish(
+        &mut self,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        headers: Option<Bytes>,
+        payload: Bytes,
+    ) -> Flow {
+        if self.opts.pedantic && !is_valid_literal_subject(&subject) {
+            self.client.send_err("Invalid Publish Subject");
+            return Flow::Continue;
+        }
+        if let Some(perms) = self.client.permissions()
+            && !perms.publish_unrestricted()
+            && !self.client.may_publish(perms, &subject)
+        {
+            let text = format!("Permissions Violation for Publish to {}", quote(&subject));
+            self.client.send_err(&text);
+            return Flow::Continue;
+        }
+        let msg = Message {
+            subject,
+            reply,
+            headers,
+            payload,
+        };
+        self.in_msgs += 1;
+        self.in_bytes += msg.size() as u64;
+        let delivered = self.shared.router.publish(&mut self.publisher, &msg);
+        if delivered == 0 && self.opts.no_responders {
+            self.no_responders(&msg);
+        }
+        self.ok();
+        Flow::Continue
+    }
+
+    /// Tells a requester nobody is listening, with the 503 status message nats-server sends.
+    fn no_responders(&mut self, msg: &Message) {
+        let Some(reply) = &msg.reply else { return };
+        let sid = {
+            let subs = self.client.subs.lock();
+            subs.values()
+                .find(|s| {
+                    s.queue.is_none()
+                        && !s.is_closed()
+                        && crate::core::subject::subject_matches(&s.subject, reply)
+                })
+                .map(|s| s.sid.clone())
+        };
+        let Some(sid) = sid else { return };
+        let mut hdr = Vec::with_capacity(32 + msg.subject.len());
+        hdr.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+        hdr.extend_from_slice(&msg.subject);
+        hdr.extend_from_slice(b"\r\n\r\n");
+        let mut line = BytesMut::with_capacity(hdr.len() * 2 + 64);
+        encoder::write_hmsg_header(&mut line, reply, &sid, None, hdr.len(), hdr.len());
+        line.extend_from_slice(&hdr);
+        line.extend_from_slice(b"\r\n");
+        self.client.send_proto(&line);
+    }
+
+    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Flow {
+        if !is_valid_subject(&subject) || queue.as_deref().is_some_and(|q| !is_valid_queue(q)) {
+            self.client.send_err("Invalid Subject");
+            return Flow::Continue;
+        }
+        if let Some(perms) = self.client.permissions()
+            && !perms.subscribe.allows_pattern(&subject)
+        {
+            let text = match &queue {
+                Some(q) => format!(
+                    "Permissions Violation for Subscription to {} using queue {}",
+                    quote(&subject),
+                    quote(q)
+                ),
+                None => format!(
+                    "Permissions Violation for Subscription to {}",
+                    quote(&subject)
+                ),
+            };
+            self.client.send_err(&text);
+            return Flow::Continue;
+        }
+        let max_subs = self.shared.config.nats.max_subscriptions;
+        {
+            let mut subs = self.client.subs.lock();
+            if subs.get(&sid).is_some_and(|s| !s.is_closed()) {
+                // nats-server keeps the existing subscription for a repeated sid.
+                drop(subs);
+                self.ok();
+                return Flow::Continue;
+            }
+            if max_subs > 0 && subs.values().filter(|s| !s.is_closed()).count() >= max_subs {
+                drop(subs);
+                self.client.send_err("maximum subscriptions exceeded");
+                return Flow::Continue;
+            }
+            let sub = Arc::new(Subscription::new(
+                self.client.id,
+                sid.clone(),
+                subject,
+                queue,
+                self.client.clone(),
+            ));
+            if self.shared.router.subscribe(sub.clone()).is_err() {
+                drop(subs);
+                self.client.send_err("Invalid Subject");
+                return Flow::Continue;
+            }
+            subs.insert(sid, sub);
+        }
+        self.ok();
+        Flow::Continue
+    }
+
+    fn unsubscribe(&mut self, sid: &Bytes, max: Option<u64>) -> Flow {
+        let mut subs = self.client.subs.lock();
+        match max {
+            Some(max) if max > 0 => {
+                if let Some(sub) = subs.get(sid) {
+                    self.shared.router.set_max(sub, max);
+                    if sub.is_closed() {
+                        subs.remove(sid);
+                    }
+                }
+            }
+            _ => {
+                if let Some(sub) = subs.remove(sid) {
+                    self.shared.router.unsubscribe(&sub);
+                }
+            }
+        }
+        drop(subs);
+        self.ok();
+        Flow::Continue
+    }
+
+    /// nats-server's ping timer: skip the PING when the client spoke recently, close the
+    /// connection when too many PINGs went unanswered.
+    fn ping_timer(&mut self, interval: Duration) -> Flow {
+        if self.last_in.elapsed() < interval && self.pings_out == 0 {
+            return Flow::Continue;
+        }
+        if self.pings_out + 1 > self.shared.config.nats.max_pings_out {
+            debug!(cid = self.client.id, "Stale client connection, closing.");
+            self.client.send_err("Stale Connection");
+            self.client.close(CloseReason::StaleConnection, true);
+            return Flow::Close;
+        }
+        self.pings_out += 1;
+        self.client.send_proto(encoder::PING);
+        Flow::Continue
+    }
+
+    /// Removes the connection's subscriptions and forgets it.
+    fn cleanup(&mut self) {
+        let subs: Vec<_> = self.client.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in &subs {
+            self.shared.router.unsubscribe(sub);
+        }
+        if matches!(
+            self.client.close_reason(),
+            Some(CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline)
+        ) {
+            self.shared
+                .stats
+                .slow_consumers
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let stats = &self.shared.stats;
+        stats.closed_out_msgs.fetch_add(
+            self.client.msgs_out.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        stats.closed_out_bytes.fetch_add(
+            self.client.bytes_out.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.shared.clients.remove(&self.client);
+    }
+}
+
+/// `"subject"` as Go's %q prints it for the plain ASCII subjects NATS allows.
+fn quote(b: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(b))
+}
+
+/// Drains the outbound queue to the socket until the connection closes.
+async fn write_loop<W: AsyncWrite + Unpin>(client: Arc<ClientState>, mut w: W, deadline: Duration) {
+    let mut chunks = Vec::new();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let closing = client.closing.clone();
+    loop {
+        let closed = tokio::select! {
+            biased;
+            _ = client.wake.notified() => false,
+            _ = closing.cancelled() => true,
+        };
+        if closed && !client.flush_on_close() {
+            break;
+        }
+        // Drain until nothing is left; each round takes what publishers added meanwhile.
+        loop {
+            client.out.lock().take_into(&mut chunks, &mut buf);
+            if chunks.is_empty() && buf.is_empty() {
+                break;
+            }
+            match write_batch(&mut w, &mut chunks, &mut buf, deadline).await {
+                Ok(n) => {
+                    let mut out = client.out.lock();
+                    out.pending = out.pending.saturating_sub(n);
+                }
+                Err(WriteError::Deadline) => {
+                    trace!(cid = client.id, "Write deadline exceeded.");
+                    client.close(CloseReason::SlowConsumerWriteDeadline, false);
+                    return;
+                }
+                Err(WriteError::Io) => {
+                    client.close(CloseReason::ReadError, false);
+                    return;
+                }
+            }
+        }
+        if closed {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
+}

@@ -1,0 +1,22 @@
+//! Sluice: a NATS-compatible messaging gateway and broker.
+//!
+//! # Layout
+//!
+//! The data path reads top to bottom:
+//!
+//! - [`config`] and [`cli`]: the TOML file and nats-server compatible flags, merged and validated.
+//! - [`server`]: binds listeners, owns the shared state, shuts down gracefully.
+//! - [`frontend`]: wire formats in and out; today the NATS client protocol over TCP.
+//! - [`protocol`]: the NATS protocol codec (parser and encoder), independent of sockets.
+//! - [`auth`]: users, tokens and subject permissions, shared by every front-end.
+//! - [`core`]: subjects, the subscription trie, the message type and the router.
+//! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod frontend;
+pub mod monitor;
+pub mod protocol;
+pub mod server;

@@ -1,0 +1,122 @@
+//! The `sluice` binary: parses the command line, sets up logging and runs the server until
+//! SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sluice::cli::{self, Command};
+use sluice::config::Config;
+use tokio_util::sync::CancellationToken;
+use tracing::error;
+
+/// How long shutdown waits for clients to take what is queued for them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let command = match cli::parse_args(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match command {
+        Command::Serve(config) => serve(config),
+        Command::Help(text) | Command::Version(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sluice")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        if let Some(path) = &config.logging.pid_file
+            && let Err(e) = std::fs::write(path, std::process::id().to_string())
+        {
+            eprintln!("error: cannot write pid file {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        let pid_file = config.logging.pid_file.clone();
+        let shutdown = CancellationToken::new();
+        let running = match sluice::server::start(config, shutdown.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                error!("{e:#}");
+                eprintln!("error: {e:#}");
+                return ExitCode::from(1);
+            }
+        };
+        tokio::spawn(wait_for_signal(shutdown));
+        running.wait(SHUTDOWN_GRACE).await;
+        if let Some(path) = pid_file {
+            let _ = std::fs::remove_file(path);
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("Cannot install signal handlers; stop the server with SIGKILL.");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("Trapped signal, shutting down.");
+    shutdown.cancel();
+}
+
+/// Logs to stderr like nats-server; `-D` adds debug lines, `-V` trace lines.
+/// `RUST_LOG` overrides both.
+fn init_logging(config: &Config) {
+    let level = if config.logging.trace {
+        "trace"
+    } else if config.logging.debug {
+        "debug"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sluice={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false);
+    match &config.logging.log_file {
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => builder.with_writer(std::sync::Mutex::new(file)).init(),
+            Err(e) => {
+                builder.with_writer(std::io::stderr).init();
+                error!(
+                    "Cannot open log file {}: {e}; logging to stderr.",
+                    path.display()
+                );
+            }
+        },
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}

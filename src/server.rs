@@ -1,0 +1,233 @@
+//! Builds and starts everything, and stops it gracefully.
+//!
+//! [`Shared`] is the state every front-end and the monitor read: configuration, the router,
+//! the authenticator, the live connections and the server-wide counters. [`start`] binds the
+//! listeners (so tests learn the real ports before anything runs) and [`Running::wait`]
+//! serves until the shutdown token fires, then flushes clients and returns.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use parking_lot::Mutex;
+use rand::Rng;
+use rustc_hash::FxHashMap;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::core::router::Router;
+use crate::frontend::nats::client::{ClientState, CloseReason};
+
+/// The nats-server version we claim in INFO and `/varz`; clients pick features by it.
+pub const NATS_COMPAT_VERSION: &str = "2.14.0";
+
+/// State shared by all connections and the monitor.
+pub struct Shared {
+    /// Validated configuration.
+    pub config: Config,
+    /// Random id in nats-server's format (56 chars starting with `N`).
+    pub server_id: String,
+    /// The subject router.
+    pub router: Router,
+    /// Credentials and permissions.
+    pub auth: Authenticator,
+    /// Live client connections.
+    pub clients: ClientRegistry,
+    /// Server-wide counters.
+    pub stats: ServerStats,
+    /// Wall-clock start time.
+    pub started: SystemTime,
+    /// Monotonic start time.
+    pub started_at: Instant,
+    /// Set once every listener is up; `/healthz` reports 503 before.
+    pub ready: AtomicBool,
+    next_client_id: AtomicU64,
+    nats_addr: OnceLock<SocketAddr>,
+    monitor_addr: OnceLock<SocketAddr>,
+}
+
+impl Shared {
+    /// Builds the shared state from configuration.
+    pub fn new(config: Config) -> Self {
+        let auth = Authenticator::from_config(&config.auth);
+        Shared {
+            config,
+            server_id: new_server_id(),
+            router: Router::new(),
+            auth,
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            started: SystemTime::now(),
+            started_at: Instant::now(),
+            ready: AtomicBool::new(false),
+            next_client_id: AtomicU64::new(1),
+            nats_addr: OnceLock::new(),
+            monitor_addr: OnceLock::new(),
+        }
+    }
+
+    /// A fresh connection id.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Where the NATS listener is bound, once it is.
+    pub fn nats_addr(&self) -> Option<SocketAddr> {
+        self.nats_addr.get().copied()
+    }
+
+    /// Where the monitor listener is bound, once it is.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr.get().copied()
+    }
+}
+
+fn new_server_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rng();
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 0..55 {
+        id.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
+    }
+    id
+}
+
+/// Counters for `/varz` and `/metrics`. Outbound counts live on each connection and are
+/// folded in here when it closes, so the delivery path touches no shared counter.
+#[derive(Default)]
+pub struct ServerStats {
+    /// Messages received from clients.
+    pub in_msgs: AtomicU64,
+    /// Bytes received from clients.
+    pub in_bytes: AtomicU64,
+    /// Messages delivered by connections that have closed.
+    pub closed_out_msgs: AtomicU64,
+    /// Bytes delivered by connections that have closed.
+    pub closed_out_bytes: AtomicU64,
+    /// Connections cut off as slow consumers.
+    pub slow_consumers: AtomicU64,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+}
+
+impl ServerStats {
+    /// Adds a batch of inbound messages (called once per read, not per message).
+    pub fn record_in(&self, msgs: u64, bytes: u64) {
+        self.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// The live connections, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<FxHashMap<u64, Arc<ClientState>>>,
+}
+
+impl ClientRegistry {
+    /// Registers a connection; false when `max` connections are already open.
+    pub fn insert(&self, client: Arc<ClientState>, max: usize) -> bool {
+        let mut clients = self.clients.lock();
+        if max > 0 && clients.len() >= max {
+            return false;
+        }
+        clients.insert(client.id, client);
+        true
+    }
+
+    /// Forgets a closed connection.
+    pub fn remove(&self, client: &ClientState) -> Option<Arc<ClientState>> {
+        self.clients.lock().remove(&client.id)
+    }
+
+    /// A snapshot of the live connections.
+    pub fn snapshot(&self) -> Vec<Arc<ClientState>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// True when no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A started server: listeners bound, tasks running.
+pub struct Running {
+    /// The shared state (tests and the monitor read it).
+    pub shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+/// Binds every listener and starts serving. Returns once clients can connect.
+pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Running> {
+    let shared = Arc::new(Shared::new(config));
+    let mut tasks = JoinSet::new();
+
+    let nats = &shared.config.nats;
+    let listener = TcpListener::bind((nats.host.as_str(), nats.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", nats.host, nats.port))?;
+    let addr = listener.local_addr()?;
+    let _ = shared.nats_addr.set(addr);
+
+    if let Some(mon) = &shared.config.monitor {
+        let mlistener = TcpListener::bind((mon.host.as_str(), mon.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", mon.host, mon.port))?;
+        let maddr = mlistener.local_addr()?;
+        let _ = shared.monitor_addr.set(maddr);
+        info!("Starting http monitor on {}", maddr);
+        tasks.spawn(crate::monitor::serve(
+            shared.clone(),
+            mlistener,
+            shutdown.clone(),
+        ));
+    }
+
+    info!("Listening for client connections on {}", addr);
+    tasks.spawn(crate::frontend::nats::serve(
+        shared.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    shared.ready.store(true, Ordering::Release);
+    info!("Server is ready");
+    Ok(Running {
+        shared,
+        tasks,
+        shutdown,
+    })
+}
+
+impl Running {
+    /// Serves until shutdown, then closes every client (flushing what is queued for them,
+    /// within `grace`) and returns.
+    pub async fn wait(mut self, grace: Duration) {
+        self.shutdown.cancelled().await;
+        self.shared.ready.store(false, Ordering::Release);
+        info!("Initiating Shutdown...");
+        for client in self.shared.clients.snapshot() {
+            client.close(CloseReason::ServerShutdown, true);
+        }
+        let deadline = Instant::now() + grace;
+        while !self.shared.clients.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        info!("Server Exiting..");
+    }
+}

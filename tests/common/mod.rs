@@ -1,0 +1,220 @@
+//! Shared helpers for integration tests: start the real `sluice` binary on free loopback
+//! ports, learn the ports from its log lines, and kill it when the test ends.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running sluice process; killed on drop.
+pub struct Server {
+    child: Child,
+    /// `host:port` of the NATS listener.
+    pub addr: String,
+    /// `host:port` of the monitor, when started with `-m`.
+    pub monitor: Option<String>,
+    /// Log lines after readiness, for tests that check logging.
+    pub logs: mpsc::Receiver<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The binary cargo built for this test run.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sluice"))
+}
+
+impl Server {
+    /// Starts sluice with `-a 127.0.0.1 -p -1` plus `args`.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_with_config(None, args)
+    }
+
+    /// Starts sluice with a TOML config file written from `toml`.
+    pub fn with_config(toml: &str, args: &[&str]) -> Server {
+        Self::start_with_config(Some(toml), args)
+    }
+
+    fn start_with_config(toml: Option<&str>, args: &[&str]) -> Server {
+        let dir = toml.map(|_| tempfile::tempdir().expect("temp dir"));
+        let mut cmd = Command::new(binary());
+        cmd.args(["-a", "127.0.0.1", "-p", "-1"]);
+        if let (Some(dir), Some(toml)) = (&dir, toml) {
+            let path = dir.path().join("sluice.toml");
+            std::fs::write(&path, toml).expect("write config");
+            cmd.arg("-c").arg(path);
+        }
+        cmd.args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start sluice");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut addr, mut monitor) = (None, None);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("sluice did not become ready (args {args:?})");
+                }
+            };
+            if let Some(a) = after(&line, "Listening for client connections on ") {
+                addr = Some(a);
+            }
+            if let Some(a) = after(&line, "Starting http monitor on ") {
+                monitor = Some(a);
+            }
+            if line.contains("Server is ready") {
+                break;
+            }
+        }
+        Server {
+            child,
+            addr: addr.expect("client listen line before readiness"),
+            monitor,
+            logs: rx,
+            _dir: dir,
+        }
+    }
+
+    /// `nats://host:port`.
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    /// `http://host:port` of the monitor.
+    pub fn monitor_url(&self) -> String {
+        format!("http://{}", self.monitor.as_ref().expect("started with -m"))
+    }
+
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn after(line: &str, marker: &str) -> Option<String> {
+    line.find(marker)
+        .map(|i| line[i + marker.len()..].trim().to_string())
+}
+
+/// Polls `check` until it returns true or `timeout` passes; instead of sleeping in tests.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A raw protocol connection for byte-exact tests.
+pub struct Raw {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects and reads the INFO line.
+    pub async fn connect(addr: &str) -> (Raw, String) {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+        };
+        let info = raw.line().await.expect("INFO line");
+        assert!(info.starts_with("INFO {"), "first line was {info:?}");
+        (raw, info)
+    }
+
+    /// Writes raw bytes.
+    pub async fn send(&mut self, data: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(data).await.expect("write");
+    }
+
+    /// Reads one CRLF-terminated line (without CRLF); None on EOF or after 5 s.
+    pub async fn line(&mut self) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Some(line);
+            }
+            let mut tmp = [0u8; 4096];
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.stream.read(&mut tmp)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+                Ok(Ok(n)) => self.buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub async fn bytes(&mut self, n: usize) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        while self.buf.len() < n {
+            let mut tmp = [0u8; 4096];
+            let k = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut tmp))
+                .await
+                .expect("read timed out")
+                .expect("read");
+            assert!(k > 0, "EOF while reading {n} bytes");
+            self.buf.extend_from_slice(&tmp[..k]);
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// True once the server closed the connection (reads until EOF, 5 s at most).
+    pub async fn closed(&mut self) -> bool {
+        while self.line().await.is_some() {}
+        use tokio::io::AsyncReadExt;
+        let mut tmp = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut tmp)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}

@@ -1,0 +1,189 @@
+// Launcher for the Node interop suite. Same conventions as the Python one
+// (tests/interop/python/interop_server.py):
+//
+// - INTEROP_SERVER: path of the server binary. Default: <repo>/target/debug/sluice.
+//   A relative path is taken relative to the current directory.
+// - INTEROP_KIND: "sluice" (default) or "nats-server". It only decides which config
+//   file format is written for the permission tests (TOML for sluice, nats-server's
+//   own format for nats-server); the command line is the same for both.
+//
+// The server runs as `<bin> -a 127.0.0.1 -p -1 [args]` in its own process group. Its
+// stderr is read until `Listening for client connections on H:P` (the port) and
+// `Server is ready`. stop() kills the group: SIGTERM, then SIGKILL after 5 s.
+// A missing binary or a server that never gets ready throws, so the test fails.
+
+import { spawn } from "node:child_process";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const KINDS = ["sluice", "nats-server"];
+const READY_TIMEOUT_MS = 20_000;
+const LISTEN_RE = /Listening for client connections on (\S+):(\d+)/;
+const MONITOR_RE = /Starting http monitor on (?:https?:\/\/)?(\S+):(\d+)/;
+const READY_RE = /Server is ready/;
+// tracing's formatter may colour its output; patterns are matched on plain text.
+const ANSI_RE = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+export function serverKind() {
+  const kind = process.env.INTEROP_KIND || "sluice";
+  if (!KINDS.includes(kind)) {
+    throw new Error(`INTEROP_KIND must be one of ${KINDS.join(", ")}, not ${kind}`);
+  }
+  return kind;
+}
+
+export function serverBinary() {
+  const raw = process.env.INTEROP_SERVER;
+  const path = raw
+    ? (isAbsolute(raw) ? raw : resolve(process.cwd(), raw))
+    : join(REPO_ROOT, "target", "debug", "sluice");
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new Error(`server binary not found or not executable: ${path} (set INTEROP_SERVER)`);
+  }
+  return path;
+}
+
+const q = (s) => JSON.stringify(s);
+const list = (xs) => `[${xs.map(q).join(", ")}]`;
+
+// users: [{user, password, publish?: {allow, deny}, subscribe?: {allow, deny}, allowResponses?}]
+export function renderConfig(kind, users) {
+  if (kind === "sluice") {
+    const out = [];
+    for (const u of users) {
+      out.push("[[auth.users]]", `user = ${q(u.user)}`, `password = ${q(u.password)}`);
+      if (u.publish || u.subscribe || u.allowResponses) {
+        out.push("[auth.users.permissions]");
+        for (const name of ["publish", "subscribe"]) {
+          if (u[name]) out.push(`${name} = { allow = ${list(u[name].allow)}, deny = ${list(u[name].deny)} }`);
+        }
+        if (u.allowResponses) out.push("allow_responses = true");
+      }
+      out.push("");
+    }
+    return out.join("\n");
+  }
+  const entries = users.map((u) => {
+    const fields = [`user: ${q(u.user)}`, `password: ${q(u.password)}`];
+    const perms = [];
+    for (const name of ["publish", "subscribe"]) {
+      if (u[name]) perms.push(`${name}: {allow: ${list(u[name].allow)}, deny: ${list(u[name].deny)}}`);
+    }
+    if (u.allowResponses) perms.push("allow_responses: true");
+    if (perms.length) fields.push(`permissions: {${perms.join(", ")}}`);
+    return `    {${fields.join(", ")}}`;
+  });
+  return `authorization {\n  users = [\n${entries.join("\n")}\n  ]\n}\n`;
+}
+
+const running = new Set();
+// Last resort if the test process dies with servers still up.
+process.on("exit", () => {
+  for (const srv of running) {
+    try { process.kill(-srv.proc.pid, "SIGKILL"); } catch { /* already gone */ }
+  }
+});
+
+export class Server {
+  constructor(proc, dir) {
+    this.proc = proc;
+    this.dir = dir;
+    this.log = "";
+    this.host = "";
+    this.port = 0;
+    this.monitorPort = undefined;
+    this.exited = new Promise((res) => proc.once("exit", (code, signal) => res({ code, signal })));
+  }
+
+  get url() {
+    return `nats://${this.host}:${this.port}`;
+  }
+
+  async stop() {
+    if (!running.delete(this)) return;
+    const { proc } = this;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      try { process.kill(-proc.pid, "SIGTERM"); } catch { /* already gone */ }
+      let timer;
+      const timeout = new Promise((res) => { timer = setTimeout(res, 5000, "timeout"); });
+      const result = await Promise.race([this.exited, timeout]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
+        await this.exited;
+      }
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// opts: { args?: string[], users?: [...], monitor?: boolean }
+export async function startServer(opts = {}) {
+  const kind = serverKind();
+  const bin = serverBinary();
+  const args = ["-a", "127.0.0.1", "-p", "-1"];
+  if (opts.monitor) args.push("-m", "-1");
+  let dir;
+  if (opts.users) {
+    dir = mkdtempSync(join(tmpdir(), "sluice-interop-"));
+    const file = join(dir, kind === "sluice" ? "server.toml" : "server.conf");
+    writeFileSync(file, renderConfig(kind, opts.users));
+    args.push("-c", file);
+  }
+  args.push(...(opts.args || []));
+  const proc = spawn(bin, args, {
+    detached: true, // own process group, killed as a whole
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const srv = new Server(proc, dir);
+  running.add(srv);
+
+  const ready = new Promise((res, rej) => {
+    let pending = "";
+    let client;
+    let monitor;
+    // Keeps reading for the server's whole life, so it never blocks on a full pipe.
+    proc.stderr.setEncoding("utf8");
+    proc.stderr.on("data", (chunk) => {
+      srv.log += chunk;
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const raw of lines) {
+        const line = raw.replace(ANSI_RE, "");
+        let m;
+        if (!client && (m = LISTEN_RE.exec(line))) client = [m[1], Number(m[2])];
+        if (!monitor && (m = MONITOR_RE.exec(line))) monitor = Number(m[2]);
+        if (READY_RE.test(line)) {
+          if (!client) return rej(new Error("'Server is ready' before 'Listening for client connections on H:P'"));
+          if (opts.monitor && !monitor) return rej(new Error("no 'Starting http monitor on H:P' line"));
+          [srv.host, srv.port] = client;
+          srv.monitorPort = monitor;
+          return res();
+        }
+      }
+    });
+    proc.once("error", rej);
+    proc.once("exit", (code, signal) => rej(new Error(`server exited early (code ${code}, signal ${signal})`)));
+  });
+  let timer;
+  const timeout = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (e) {
+    await srv.stop();
+    throw new Error(`server did not get ready: ${bin} ${args.join(" ")}\n${e.message}\nstderr:\n${srv.log}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return srv;
+}
