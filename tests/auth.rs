@@ -174,7 +174,7 @@ async fn publish_and_subscribe_permissions() {
 
 #[tokio::test]
 async fn allow_responses_lets_a_service_answer_once() {
-    let server = Server::with_config(PERMS, &[]);
+    let server = Server::with_config(PERMS, &["-m", "-1"]);
     // Users are configured, so an anonymous client is refused.
     assert!(async_nats::connect(server.url()).await.is_err());
 
@@ -185,7 +185,7 @@ async fn allow_responses_lets_a_service_answer_once() {
         .await
         .unwrap();
     let mut requests = svc.subscribe("rpc.time").await.unwrap();
-    svc.flush().await.unwrap();
+    server.wait_for_subs("rpc.time", 1).await;
     let bob = connect_user(&server, "bob", "pw").await.unwrap();
     let mut replies = bob.subscribe("answers").await.unwrap();
     bob.flush().await.unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Raw, Server, binary, eventually};
+use common::{Raw, Server, binary, eventually, sync};
 use futures::StreamExt;
 
 fn run_expecting_failure(args: &[&str]) -> String {
@@ -64,7 +64,7 @@ async fn sigterm_flushes_and_exits_zero() {
 
     let nc = async_nats::connect(server.url()).await.unwrap();
     let mut sub = nc.subscribe("bye").await.unwrap();
-    nc.flush().await.unwrap();
+    sync(&nc).await;
     let publisher = async_nats::connect(server.url()).await.unwrap();
     for i in 0..1000 {
         publisher
@@ -131,7 +131,7 @@ async fn slow_consumer_scenario(config: &str) {
 
     let healthy = async_nats::connect(server.url()).await.unwrap();
     let mut sub = healthy.subscribe("flood").await.unwrap();
-    healthy.flush().await.unwrap();
+    sync(&healthy).await;
     let received = Arc::new(AtomicUsize::new(0));
     let counter = tokio::spawn({
         let received = received.clone();

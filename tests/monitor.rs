@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::Server;
+use std::time::Duration;
+
+use common::{Server, eventually};
 
 async fn get_json(url: String) -> serde_json::Value {
     let resp = reqwest::get(&url).await.expect("GET");
@@ -23,6 +25,13 @@ async fn varz_connz_subsz_healthz_metrics() {
     let _q = nc.queue_subscribe("a.*", "grp".into()).await.unwrap();
     nc.publish("a.b", "12345".into()).await.unwrap();
     nc.flush().await.unwrap();
+    // Ops are handled in order, so once the publish is counted the subscriptions exist.
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            get_json(format!("{base}/varz")).await["in_msgs"] == 1
+        })
+        .await
+    );
 
     let health = get_json(format!("{base}/healthz")).await;
     assert_eq!(health, serde_json::json!({"status": "ok"}));

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Server, eventually};
+use common::{Server, eventually, sync};
 use futures::StreamExt;
 
 async fn client(server: &Server) -> async_nats::Client {
@@ -46,7 +46,7 @@ async fn publish_subscribe_with_wildcards() {
     let mut exact = nc.subscribe("orders.new").await.unwrap();
     let mut star = nc.subscribe("orders.*").await.unwrap();
     let mut gt = nc.subscribe("orders.>").await.unwrap();
-    nc.flush().await.unwrap();
+    sync(&nc).await;
 
     let publisher = client(&server).await;
     publisher.publish("orders.new", "a".into()).await.unwrap();
@@ -75,7 +75,7 @@ async fn queue_group_delivers_each_message_once() {
         members.push(nc.queue_subscribe("work", "workers".into()).await.unwrap());
     }
     let mut plain = nc.subscribe("work").await.unwrap();
-    nc.flush().await.unwrap();
+    sync(&nc).await;
     let publisher = client(&server).await;
     for i in 0..200 {
         publisher
@@ -125,7 +125,7 @@ async fn request_reply_and_no_responders() {
             }
         }
     });
-    responder.flush().await.unwrap();
+    sync(&responder).await;
 
     let nc = client(&server).await;
     let answer = nc.request("svc.echo", "hi".into()).await.unwrap();
@@ -187,8 +187,8 @@ async fn no_echo_skips_own_messages() {
     let mut own = quiet.subscribe("echo.test").await.unwrap();
     let other = client(&server).await;
     let mut theirs = other.subscribe("echo.test").await.unwrap();
-    other.flush().await.unwrap();
-    quiet.flush().await.unwrap();
+    sync(&other).await;
+    sync(&quiet).await;
     quiet.publish("echo.test", "x".into()).await.unwrap();
     quiet.flush().await.unwrap();
     assert_eq!(next(&mut theirs).await.payload, "x");
@@ -215,7 +215,7 @@ async fn many_messages_arrive_in_order() {
     let server = Server::start(&[]);
     let nc = client(&server).await;
     let mut sub = nc.subscribe("seq").await.unwrap();
-    nc.flush().await.unwrap();
+    sync(&nc).await;
     let publisher = client(&server).await;
     for i in 0..20_000u32 {
         publisher

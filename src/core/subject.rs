@@ -196,10 +196,10 @@ pub fn is_subset_match(inner: &[u8], outer: &[u8]) -> bool {
 /// Tokens up to this length are stored inline in a [`TokenKey`].
 const INLINE_TOKEN: usize = 22;
 
-/// Hash state for maps keyed by subjects or tokens: a folded-multiply hash
-/// (the foldhash construction) keyed once per process, several times cheaper
-/// than SipHash on short tokens while clients still cannot precompute
-/// colliding subjects.
+/// Hash state for maps keyed by subjects or tokens: a folded-multiply hash in
+/// the style of foldhash, keyed once per process at random. Several times
+/// cheaper than SipHash on short tokens; not cryptographic, but clients cannot
+/// precompute colliding subjects without the keys.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct SubjectHash;
 
@@ -282,9 +282,7 @@ impl TokenKey {
             None => TokenKey::Heap(Box::from(tok)),
         }
     }
-}
 
-impl TokenKey {
     /// The key's bytes.
     #[inline]
     pub(crate) fn as_bytes(&self) -> &[u8] {

@@ -218,3 +218,33 @@ impl Raw {
         )
     }
 }
+
+/// Returns once the server has processed everything `nc` sent before the call.
+///
+/// async-nats' `flush()` only drains the client's own buffer; a request nobody answers comes
+/// back (503 no responders) only after the server has handled every earlier op of this
+/// connection, so tests use this before another client relies on a SUB being in place.
+pub async fn sync(nc: &async_nats::Client) {
+    let err = nc
+        .request("_sluice_test.sync", bytes::Bytes::new())
+        .await
+        .expect_err("nobody answers the sync subject");
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+}
+
+impl Server {
+    /// Waits until the server holds at least `n` subscriptions matching `subject`
+    /// (needs `-m -1`); for clients whose permissions rule out [`sync`].
+    pub async fn wait_for_subs(&self, subject: &str, n: u64) {
+        let url = format!("{}/subsz?subs=1&test={subject}", self.monitor_url());
+        let ok = eventually(Duration::from_secs(10), || async {
+            let Ok(resp) = reqwest::get(&url).await else {
+                return false;
+            };
+            let v: serde_json::Value = resp.json().await.unwrap_or_default();
+            v["total"].as_u64().unwrap_or(0) >= n
+        })
+        .await;
+        assert!(ok, "no {n} subscription(s) on {subject}");
+    }
+}
