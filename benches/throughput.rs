@@ -191,6 +191,49 @@ async fn run(url: &str, scenario: Scenario, msgs: usize, size: usize) -> f64 {
     counted as f64 / elapsed
 }
 
+/// Request/reply latency in microseconds (p50, p99) with `concurrency` requesters sharing
+/// `requests` requests, against one echo responder.
+async fn latency(url: &str, requests: usize, concurrency: usize) -> (f64, f64) {
+    let responder = async_nats::connect(url).await.expect("connect responder");
+    let mut sub = responder.subscribe("rr").await.expect("subscribe");
+    let rc = responder.clone();
+    let serve = tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = rc.publish(reply, msg.payload).await;
+            }
+        }
+    });
+    // A no-responders round trip proves the SUB is in place before timing starts.
+    let _ = responder.request("rr.sync", Bytes::new()).await;
+    let requester = async_nats::connect(url).await.expect("connect requester");
+    let _ = requester.request("rr", Bytes::from_static(b"warm")).await;
+    let per = requests / concurrency;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let nc = requester.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut v = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                nc.request("rr", Bytes::from_static(b"0123456789abcdef"))
+                    .await
+                    .expect("request");
+                v.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            v
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("requester"));
+    }
+    serve.abort();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| all[((all.len() as f64 - 1.0) * p) as usize];
+    (pct(0.50), pct(0.99))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -234,6 +277,41 @@ fn main() {
             );
             rows.push(serde_json::json!({
                 "scenario": sc.name(), "size": size, "sluice": ma, "nats_server": mb, "ratio": ma / mb
+            }));
+        }
+    }
+    if o.only
+        .as_ref()
+        .is_none_or(|f| "request/reply".contains(f.as_str()))
+    {
+        println!(
+            "\n| request/reply | sluice p50 µs | nats-server p50 µs | ratio p50 | sluice p99 µs | nats-server p99 µs | ratio p99 |\n|---|---|---|---|---|---|---|"
+        );
+        for conc in [1usize, 16] {
+            let (mut a50, mut a99, mut b50, mut b99) = (vec![], vec![], vec![], vec![]);
+            for _ in 0..o.rounds {
+                let (p50, p99) = rt.block_on(latency(&sluice.url, 20_000, conc));
+                a50.push(p50);
+                a99.push(p99);
+                let (p50, p99) = rt.block_on(latency(&nats.url, 20_000, conc));
+                b50.push(p50);
+                b99.push(p99);
+            }
+            let (a50, a99, b50, b99) = (median(a50), median(a99), median(b50), median(b99));
+            let label = if conc == 1 {
+                "sequential".to_string()
+            } else {
+                format!("{conc} concurrent")
+            };
+            println!(
+                "| {label} | {a50:.1} | {b50:.1} | {:.2} | {a99:.1} | {b99:.1} | {:.2} |",
+                a50 / b50,
+                a99 / b99
+            );
+            rows.push(serde_json::json!({
+                "scenario": format!("request/reply {label}"),
+                "sluice_p50_us": a50, "nats_server_p50_us": b50,
+                "sluice_p99_us": a99, "nats_server_p99_us": b99
             }));
         }
     }

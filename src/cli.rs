@@ -535,6 +535,7 @@ mod tests {
                 auth_timeout: Duration::from_millis(500),
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
+            websocket: Default::default(),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into() },
             auth: AuthConfig {
                 token: None,

@@ -257,7 +257,7 @@ fn conn_info(c: &ClientState, q: &ConnzQuery) -> ConnInfo {
     ConnInfo {
         cid: c.id,
         kind: "Client",
-        conn_type: "nats",
+        conn_type: if c.websocket { "websocket" } else { "nats" },
         ip: c.addr.ip().to_string(),
         port: c.addr.port(),
         start: rfc3339(c.started),

@@ -50,6 +50,7 @@ pub struct Shared {
     next_client_id: AtomicU64,
     nats_addr: OnceLock<SocketAddr>,
     monitor_addr: OnceLock<SocketAddr>,
+    websocket_addr: OnceLock<SocketAddr>,
 }
 
 impl Shared {
@@ -69,6 +70,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             nats_addr: OnceLock::new(),
             monitor_addr: OnceLock::new(),
+            websocket_addr: OnceLock::new(),
         }
     }
 
@@ -80,6 +82,11 @@ impl Shared {
     /// Where the NATS listener is bound, once it is.
     pub fn nats_addr(&self) -> Option<SocketAddr> {
         self.nats_addr.get().copied()
+    }
+
+    /// Where the dedicated WebSocket listener is bound, once it is.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr.get().copied()
     }
 
     /// Where the monitor listener is bound, once it is.
@@ -193,6 +200,20 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::monitor::serve(
             shared.clone(),
             mlistener,
+            shutdown.clone(),
+        ));
+    }
+
+    if let Some(ws) = &shared.config.websocket.listener {
+        let wlistener = TcpListener::bind((ws.host.as_str(), ws.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", ws.host, ws.port))?;
+        let waddr = wlistener.local_addr()?;
+        let _ = shared.websocket_addr.set(waddr);
+        info!("Listening for websocket clients on ws://{}", waddr);
+        tasks.spawn(crate::frontend::websocket::serve(
+            shared.clone(),
+            wlistener,
             shutdown.clone(),
         ));
     }

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod websocket;
+pub use websocket::{WebSocketConfig, WebSocketListener};
+
 const DEFAULT_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 4222;
 const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
@@ -41,6 +44,8 @@ pub struct Config {
     pub nats: NatsConfig,
     /// The monitoring listener; `None` when monitoring is off (no `-m`, no `[monitor] port`).
     pub monitor: Option<MonitorConfig>,
+    /// The NATS protocol over WebSocket.
+    pub websocket: WebSocketConfig,
     /// JetStream persistence.
     pub jetstream: JetStreamConfig,
     /// Client authentication and authorization.
@@ -264,6 +269,7 @@ pub(crate) struct FileConfig {
     pub(crate) server_name: Option<String>,
     pub(crate) nats: NatsFile,
     pub(crate) monitor: MonitorFile,
+    pub(crate) websocket: websocket::WebSocketFile,
     pub(crate) jetstream: JetStreamFile,
     pub(crate) auth: AuthFile,
     pub(crate) logging: LoggingFile,
@@ -494,6 +500,7 @@ impl FileConfig {
                 port,
             }),
         };
+        let websocket = websocket::build(&mut p, self.websocket, &nats.host);
         let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
         if store_dir.as_os_str().is_empty() {
             p.add("jetstream.store_dir", "must not be empty");
@@ -514,6 +521,7 @@ impl FileConfig {
             server_name,
             nats,
             monitor,
+            websocket,
             jetstream,
             auth,
             logging,
@@ -530,18 +538,18 @@ impl FileConfig {
 struct Problems(Vec<String>);
 
 impl Problems {
-    fn add(&mut self, key: &str, msg: impl fmt::Display) {
+    pub(crate) fn add(&mut self, key: &str, msg: impl fmt::Display) {
         self.0.push(format!("{key}: {msg}"));
     }
 
-    fn host(&mut self, key: &str, host: &str) {
+    pub(crate) fn host(&mut self, key: &str, host: &str) {
         if host.is_empty() || host.contains(char::is_whitespace) {
             self.add(key, "must not be empty or contain whitespace");
         }
     }
 
     /// nats-server's -1 asks for a random port, stored as 0; callers handle 0 themselves.
-    fn port(&mut self, key: &str, n: i64) -> Option<u16> {
+    pub(crate) fn port(&mut self, key: &str, n: i64) -> Option<u16> {
         match n {
             -1 => Some(0),
             _ => u16::try_from(n).ok().filter(|p| *p > 0).or_else(|| {

@@ -15,6 +15,8 @@ pub struct Server {
     pub addr: String,
     /// `host:port` of the monitor, when started with `-m`.
     pub monitor: Option<String>,
+    /// `ws://host:port` of the dedicated WebSocket listener, when configured.
+    pub websocket: Option<String>,
     /// Log lines after readiness, for tests that check logging.
     pub logs: mpsc::Receiver<String>,
     _dir: Option<tempfile::TempDir>,
@@ -61,7 +63,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(20);
-        let (mut addr, mut monitor) = (None, None);
+        let (mut addr, mut monitor, mut websocket) = (None, None, None);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -77,6 +79,9 @@ impl Server {
             if let Some(a) = after(&line, "Starting http monitor on ") {
                 monitor = Some(a);
             }
+            if let Some(a) = after(&line, "Listening for websocket clients on ") {
+                websocket = Some(a);
+            }
             if line.contains("Server is ready") {
                 break;
             }
@@ -85,6 +90,7 @@ impl Server {
             child,
             addr: addr.expect("client listen line before readiness"),
             monitor,
+            websocket,
             logs: rx,
             _dir: dir,
         }

@@ -135,6 +135,8 @@ pub struct ClientState {
     pub id: u64,
     /// Remote address.
     pub addr: SocketAddr,
+    /// Connected over WebSocket rather than plain TCP (monitoring shows `type: websocket`).
+    pub websocket: bool,
     /// When it connected.
     pub started: SystemTime,
     /// Outbound queue shared with publishers.
@@ -175,10 +177,11 @@ struct ReplyGrant {
 
 impl ClientState {
     /// A new connection's state.
-    pub fn new(id: u64, addr: SocketAddr, max_pending: usize) -> Self {
+    pub fn new(id: u64, addr: SocketAddr, max_pending: usize, websocket: bool) -> Self {
         ClientState {
             id,
             addr,
+            websocket,
             started: SystemTime::now(),
             out: Mutex::new(Outbound::default()),
             wake: Notify::new(),

@@ -72,13 +72,41 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: Cancell
 
 async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    accept(shared, addr, false, reader, writer).await;
+}
+
+/// Greets a new connection (INFO, connection limit) and runs it until it closes.
+pub async fn accept<R, W>(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    websocket: bool,
+    reader: R,
+    writer: W,
+) where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let client = register(&shared, addr, websocket);
+    conn::run(shared, client, reader, writer).await;
+}
+
+/// Creates and registers the state of a new connection and queues its INFO; over
+/// `max_connections` the connection is marked to close after the error is sent. Transports
+/// that need the state themselves (WebSocket) call this, then [`conn::run`].
+pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<ClientState> {
     let id = shared.next_client_id();
     shared
         .stats
         .total_connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let client = Arc::new(ClientState::new(id, addr, shared.config.nats.max_pending));
-    client.send_proto(&render_info(&shared, id, addr));
+    let client = Arc::new(ClientState::new(
+        id,
+        addr,
+        shared.config.nats.max_pending,
+        websocket,
+    ));
+    client.send_proto(&render_info(shared, id, addr));
     let over_limit = !shared
         .clients
         .insert(client.clone(), shared.config.nats.max_connections);
@@ -86,10 +114,9 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         client.send_err("maximum connections exceeded");
         client.close(CloseReason::MaxConnectionsExceeded, true);
     } else {
-        debug!(cid = id, %addr, "Client connection created.");
+        debug!(cid = id, %addr, websocket, "Client connection created.");
     }
-    let (reader, writer) = stream.into_split();
-    conn::run(shared, client, reader, writer).await;
+    client
 }
 
 fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr) -> BytesMut {
