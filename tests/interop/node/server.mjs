@@ -22,6 +22,7 @@ const KINDS = ["sluice", "nats-server"];
 const READY_TIMEOUT_MS = 20_000;
 const LISTEN_RE = /Listening for client connections on (\S+):(\d+)/;
 const MONITOR_RE = /Starting http monitor on (?:https?:\/\/)?(\S+):(\d+)/;
+const WS_RE = /Listening for websocket clients on (ws:\/\/\S+)/;
 const READY_RE = /Server is ready/;
 // tracing's formatter may colour its output; patterns are matched on plain text.
 const ANSI_RE = /\x1b\[[0-9;]*[A-Za-z]/g;
@@ -123,17 +124,24 @@ export class Server {
   }
 }
 
-// opts: { args?: string[], users?: [...], monitor?: boolean }
+// The config text that opens a plain (no TLS) WebSocket listener on a random port.
+export function websocketConfig(kind) {
+  return kind === "sluice" ? "[websocket]\nport = -1\n" : "websocket {\n  port: -1\n  no_tls: true\n}\n";
+}
+
+// opts: { args?: string[], users?: [...], monitor?: boolean, websocket?: boolean }
 export async function startServer(opts = {}) {
   const kind = serverKind();
   const bin = serverBinary();
   const args = ["-a", "127.0.0.1", "-p", "-1"];
   if (opts.monitor) args.push("-m", "-1");
   let dir;
-  if (opts.users) {
+  if (opts.users || opts.websocket) {
     dir = mkdtempSync(join(tmpdir(), "sluice-interop-"));
     const file = join(dir, kind === "sluice" ? "server.toml" : "server.conf");
-    writeFileSync(file, renderConfig(kind, opts.users));
+    let text = opts.users ? renderConfig(kind, opts.users) : "";
+    if (opts.websocket) text = websocketConfig(kind) + text;
+    writeFileSync(file, text);
     args.push("-c", file);
   }
   args.push(...(opts.args || []));
@@ -149,6 +157,7 @@ export async function startServer(opts = {}) {
     let pending = "";
     let client;
     let monitor;
+    let ws;
     // Keeps reading for the server's whole life, so it never blocks on a full pipe.
     proc.stderr.setEncoding("utf8");
     proc.stderr.on("data", (chunk) => {
@@ -161,9 +170,12 @@ export async function startServer(opts = {}) {
         let m;
         if (!client && (m = LISTEN_RE.exec(line))) client = [m[1], Number(m[2])];
         if (!monitor && (m = MONITOR_RE.exec(line))) monitor = Number(m[2]);
+        if (!ws && (m = WS_RE.exec(line))) ws = m[1];
         if (READY_RE.test(line)) {
           if (!client) return rej(new Error("'Server is ready' before 'Listening for client connections on H:P'"));
           if (opts.monitor && !monitor) return rej(new Error("no 'Starting http monitor on H:P' line"));
+          if (opts.websocket && !ws) return rej(new Error("no 'Listening for websocket clients on ws://H:P' line"));
+          srv.wsUrl = ws;
           [srv.host, srv.port] = client;
           srv.monitorPort = monitor;
           return res();
