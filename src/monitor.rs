@@ -235,6 +235,19 @@ struct SubDetail {
     cid: u64,
 }
 
+impl SubDetail {
+    fn of(s: &crate::core::router::Subscription, cid: u64) -> Self {
+        SubDetail {
+            subject: text(&s.subject),
+            qgroup: s.queue.as_deref().map(text),
+            sid: text(&s.sid),
+            msgs: s.delivered(),
+            max: s.max(),
+            cid,
+        }
+    }
+}
+
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
@@ -276,18 +289,8 @@ fn conn_info(c: &ClientState, q: &ConnzQuery) -> ConnInfo {
         authorized_user: if truthy(&q.auth) { meta.user } else { None },
         subscriptions_list: (truthy(&q.subs) && !detail)
             .then(|| subs.iter().map(|s| text(&s.subject)).collect()),
-        subscriptions_list_detail: detail.then(|| {
-            subs.iter()
-                .map(|s| SubDetail {
-                    subject: text(&s.subject),
-                    qgroup: s.queue.as_deref().map(text),
-                    sid: text(&s.sid),
-                    msgs: s.delivered(),
-                    max: s.max(),
-                    cid: c.id,
-                })
-                .collect()
-        }),
+        subscriptions_list_detail: detail
+            .then(|| subs.iter().map(|s| SubDetail::of(s, c.id)).collect()),
     }
 }
 
@@ -359,14 +362,7 @@ async fn subsz(State(shared): State<Arc<Shared>>, Query(q): Query<SubszQuery>) -
                 {
                     continue;
                 }
-                list.push(SubDetail {
-                    subject: text(&s.subject),
-                    qgroup: s.queue.as_deref().map(text),
-                    sid: text(&s.sid),
-                    msgs: s.delivered(),
-                    max: s.max(),
-                    cid: c.id,
-                });
+                list.push(SubDetail::of(s, c.id));
             }
         }
         let total = list.len();

@@ -184,17 +184,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let mut tasks = JoinSet::new();
 
     let nats = &shared.config.nats;
-    let listener = TcpListener::bind((nats.host.as_str(), nats.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", nats.host, nats.port))?;
-    let addr = listener.local_addr()?;
+    let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
 
     if let Some(mon) = &shared.config.monitor {
-        let mlistener = TcpListener::bind((mon.host.as_str(), mon.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", mon.host, mon.port))?;
-        let maddr = mlistener.local_addr()?;
+        let (mlistener, maddr) = bind(&mon.host, mon.port).await?;
         let _ = shared.monitor_addr.set(maddr);
         info!("Starting http monitor on {}", maddr);
         tasks.spawn(crate::monitor::serve(
@@ -205,10 +199,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     }
 
     if let Some(ws) = &shared.config.websocket.listener {
-        let wlistener = TcpListener::bind((ws.host.as_str(), ws.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", ws.host, ws.port))?;
-        let waddr = wlistener.local_addr()?;
+        let (wlistener, waddr) = bind(&ws.host, ws.port).await?;
         let _ = shared.websocket_addr.set(waddr);
         info!("Listening for websocket clients on ws://{}", waddr);
         tasks.spawn(crate::frontend::websocket::serve(
@@ -231,6 +222,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks,
         shutdown,
     })
+}
+
+/// Binds `host:port` (port 0 = any free port) and returns the address actually bound.
+async fn bind(host: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
 }
 
 impl Running {

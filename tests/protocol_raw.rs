@@ -17,6 +17,14 @@ async fn connected(server: &Server) -> Raw {
     raw
 }
 
+/// The connection got exactly `err` and was closed; other clients did not notice.
+async fn refused(server: &Server, raw: &mut Raw, err: &str) {
+    let reply = raw.line().await.unwrap_or_default();
+    assert!(reply.starts_with(err), "expected {err:?}, got {reply:?}");
+    assert!(raw.closed().await);
+    others_unaffected(server).await;
+}
+
 /// A healthy client still round-trips a message after the abuse.
 async fn others_unaffected(server: &Server) {
     let mut c = connected(server).await;
@@ -110,12 +118,7 @@ async fn unknown_operation_is_fatal() {
     let server = Server::start(&[]);
     let mut raw = connected(&server).await;
     raw.send(b"FOO bar\r\n").await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Unknown Protocol Operation'")
-    );
-    assert!(raw.closed().await);
-    others_unaffected(&server).await;
+    refused(&server, &mut raw, "-ERR 'Unknown Protocol Operation'").await;
 }
 
 #[tokio::test]
@@ -123,12 +126,7 @@ async fn payload_over_max_is_refused_before_it_arrives() {
     let server = Server::start(&[]);
     let mut raw = connected(&server).await;
     raw.send(b"PUB foo 2000000\r\n").await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Maximum Payload Violation'")
-    );
-    assert!(raw.closed().await);
-    others_unaffected(&server).await;
+    refused(&server, &mut raw, "-ERR 'Maximum Payload Violation'").await;
 }
 
 #[tokio::test]
@@ -140,13 +138,7 @@ async fn long_control_line_is_refused() {
     let mut line = b"PUB ".to_vec();
     line.extend_from_slice(&junk);
     raw.send(&line[..8192]).await;
-    let reply = raw.line().await.unwrap_or_default();
-    assert!(
-        reply.starts_with("-ERR 'maximum control line exceeded"),
-        "got {reply:?}"
-    );
-    assert!(raw.closed().await);
-    others_unaffected(&server).await;
+    refused(&server, &mut raw, "-ERR 'maximum control line exceeded").await;
 }
 
 #[tokio::test]
@@ -155,12 +147,7 @@ async fn wrong_byte_count_is_a_protocol_error() {
     let mut raw = connected(&server).await;
     // Says 3 bytes, sends 5: the byte after the payload is not CRLF.
     raw.send(b"PUB foo 3\r\nhello\r\n").await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Unknown Protocol Operation'")
-    );
-    assert!(raw.closed().await);
-    others_unaffected(&server).await;
+    refused(&server, &mut raw, "-ERR 'Unknown Protocol Operation'").await;
 }
 
 #[tokio::test]
@@ -190,10 +177,7 @@ async fn broken_connect_json_closes_with_an_error() {
     let server = Server::start(&[]);
     let (mut raw, _) = Raw::connect(&server.addr).await;
     raw.send(b"CONNECT {\"verbose\":\r\n").await;
-    let reply = raw.line().await.unwrap_or_default();
-    assert!(reply.starts_with("-ERR "), "got {reply:?}");
-    assert!(raw.closed().await);
-    others_unaffected(&server).await;
+    refused(&server, &mut raw, "-ERR ").await;
 }
 
 #[tokio::test]
