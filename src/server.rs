@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -72,6 +72,12 @@ impl Shared {
             monitor_addr: OnceLock::new(),
             websocket_addr: OnceLock::new(),
         }
+    }
+
+    /// Whether the `$JS.API` is served. Not yet: `-js` is accepted so nats-server command
+    /// lines work, but INFO must not promise JetStream to clients until it exists.
+    pub fn jetstream_available(&self) -> bool {
+        false
     }
 
     /// A fresh connection id.
@@ -183,6 +189,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let shared = Arc::new(Shared::new(config));
     let mut tasks = JoinSet::new();
 
+    if shared.config.jetstream.enabled && !shared.jetstream_available() {
+        warn!("JetStream is not available in this version; -js / [jetstream] is ignored.");
+    }
     let nats = &shared.config.nats;
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);

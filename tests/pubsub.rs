@@ -28,13 +28,15 @@ async fn nothing_more(sub: &mut async_nats::Subscriber) {
 
 #[tokio::test]
 async fn server_info_looks_like_nats_server() {
-    let server = Server::start(&[]);
+    // -js is accepted, but INFO promises JetStream only once it is implemented.
+    let server = Server::start(&["-js"]);
     let nc = client(&server).await;
     let info = nc.server_info();
     assert!(info.version.starts_with("2.1"), "version {}", info.version);
     assert!(info.headers);
     assert_eq!(info.max_payload, 1024 * 1024);
     assert_eq!(info.proto, 1);
+    assert!(!info.jetstream);
     assert!(info.client_id > 0);
     assert!(info.server_id.starts_with('N') && info.server_id.len() == 56);
 }

@@ -132,7 +132,7 @@ fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr) -> BytesMut {
         port: listen.map_or(shared.config.nats.port, |a| a.port()),
         headers: true,
         max_payload: shared.config.nats.max_payload,
-        jetstream: shared.config.jetstream.enabled,
+        jetstream: shared.jetstream_available(),
         auth_required: shared.auth.required(),
         client_id,
         client_ip: addr.ip().to_string(),
