@@ -21,8 +21,10 @@ use crate::core::subject::{is_valid_literal_subject, is_valid_queue, is_valid_su
 use crate::protocol::{ClientOp, Decoder, encoder};
 use crate::server::Shared;
 
-/// Read buffer growth step; big payloads reserve exactly what they need.
-const READ_CHUNK: usize = 64 * 1024;
+/// First read size: an idle connection costs little memory (nats-server starts at 512 B).
+const MIN_READ: usize = 1024;
+/// Reads double up to this while they keep filling the buffer (busy publishers).
+const MAX_READ: usize = 64 * 1024;
 
 /// What the read loop does after an op.
 enum Flow {
@@ -79,7 +81,8 @@ impl Connection {
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
         let cfg = &self.shared.config.nats;
         let mut decoder = Decoder::new(cfg.max_control_line, cfg.max_payload);
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut buf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
         let ping_interval = cfg.ping_interval;
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
@@ -88,9 +91,10 @@ impl Connection {
         tokio::pin!(auth_deadline);
         let closing = self.client.closing.clone();
         loop {
-            let want = decoder.bytes_needed().unwrap_or(0).max(4096);
+            // Big payloads reserve what they need; otherwise read `read_size` at a time.
+            let want = decoder.bytes_needed().unwrap_or(0).max(read_size);
             if buf.capacity() - buf.len() < want {
-                buf.reserve(want.max(READ_CHUNK));
+                buf.reserve(want);
             }
             tokio::select! {
                 biased;
@@ -100,7 +104,10 @@ impl Connection {
                         self.client.close(CloseReason::ClientClosed, false);
                         return;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
+                        if n >= read_size && read_size < MAX_READ {
+                            read_size *= 2;
+                        }
                         self.last_in = Instant::now();
                         self.client.meta.lock().last_activity = Some(std::time::SystemTime::now());
                         if let Flow::Close = self.process(&mut decoder, &mut buf).await {
@@ -490,7 +497,8 @@ fn quote(b: &[u8]) -> String {
 /// Drains the outbound queue to the socket until the connection closes.
 async fn write_loop<W: AsyncWrite + Unpin>(client: Arc<ClientState>, mut w: W, deadline: Duration) {
     let mut chunks = Vec::new();
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    // Starts empty: the first swap takes over the outbound buffer's allocation.
+    let mut buf = BytesMut::new();
     let closing = client.closing.clone();
     loop {
         let closed = tokio::select! {
