@@ -93,6 +93,7 @@ const FLAGS: &[Flag] = &[
     flag("port", &["p", "port"], true),
     flag("addr", &["a", "addr", "net"], true),
     flag("http_port", &["m", "http_port"], true),
+    flag("api_port", &["api_port"], true),
     flag("config", &["c", "config"], true),
     flag("jetstream", &["js", "jetstream"], false),
     flag("store_dir", &["sd", "store_dir"], true),
@@ -212,6 +213,9 @@ struct ServeArgs {
     /// Monitoring port (/varz, /healthz...); -1 picks a free port, 0 turns monitoring off
     #[arg(short = 'm', long = "http_port", value_name = "PORT")]
     http_port: Option<String>,
+    /// Gateway API port (HTTP publish, request, SSE); -1 picks a free port, 0 turns it off [default: 8080]
+    #[arg(long = "api_port", value_name = "PORT")]
+    api_port: Option<String>,
     /// TOML configuration file
     #[arg(short = 'c', long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -274,6 +278,9 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
     let http_port = args
         .http_port
         .map(|v| port_flag(&mut errs, "--http_port", &v));
+    let api_port = args
+        .api_port
+        .map(|v| port_flag(&mut errs, "--api_port", &v));
     let max_payload = args.max_payload.map(|v| match parse_size(&v) {
         Ok(n) if n > 0 && n <= MAX_PAYLOAD_CAP => n,
         _ => {
@@ -325,6 +332,7 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
     set(&mut file.nats.port, port);
     set(&mut file.nats.max_payload, max_payload.map(SizeFile::Bytes));
     set(&mut file.monitor.port, http_port);
+    set(&mut file.api.port, api_port);
     set(&mut file.jetstream.enabled, jetstream);
     set(&mut file.jetstream.store_dir, args.store_dir);
     set(&mut file.logging.debug, debug);
@@ -449,6 +457,11 @@ mod tests {
         each_spelling(&["m", "http_port"], "8222", |c| {
             assert_eq!(c.monitor, Some(MonitorConfig { host: "0.0.0.0".into(), port: 8222 }));
         });
+        each_spelling(&["api_port"], "9090", |c| {
+            assert_eq!(c.api, Some(ApiConfig { host: "0.0.0.0".into(), port: 9090 }));
+        });
+        each_spelling(&["api_port"], "-1", |c| assert_eq!(c.api.as_ref().map(|a| a.port), Some(0)));
+        each_spelling(&["api_port"], "0", |c| assert_eq!(c.api, None));
         each_spelling(&["sd", "store_dir"], "/d", |c| assert_eq!(c.jetstream.store_dir, PathBuf::from("/d")));
         each_spelling(&["n", "server_name", "name"], "x1", |c| assert_eq!(c.server_name, "x1"));
         each_spelling(&["auth"], "tok", |c| assert_eq!(c.auth.token.as_deref(), Some("tok")));
@@ -487,6 +500,9 @@ mod tests {
             [monitor] # comment
             host = "127.0.0.2"
             port = 8222
+            [api]
+            host = "127.0.0.3"
+            port = 8081
             [jetstream]
             enabled = true
             store_dir = "/tmp/sluice"
@@ -536,6 +552,7 @@ mod tests {
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),
+            api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081 }),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into() },
             auth: AuthConfig {
                 token: None,
@@ -612,6 +629,10 @@ mod tests {
         assert_eq!(serve(&["-p", "0"]).nats.port, 4222, "0 = default, as in nats-server");
         assert_eq!(serve(&["-p", "-1", "-m", "-1"]).monitor.map(|m| m.port), Some(0));
         assert_eq!(serve(&["-m", "0"]).monitor, None, "0 = monitoring off");
+        assert_eq!(serve(&[]).api.map(|a| a.port), Some(8080), "the API is on by default");
+        assert_eq!(serve(&["--http_port", "9000"]).api.map(|a| a.port), Some(8080), "--http_port is monitoring");
+        let host = serve(&["-a", "127.0.0.1"]).api.map(|a| a.host);
+        assert_eq!(host, Some("127.0.0.1".into()), "the API follows -a like the monitor");
         let host = serve(&["-a", "127.0.0.1", "-m", "8222"]).monitor.map(|m| m.host);
         assert_eq!(host, Some("127.0.0.1".into()), "monitor follows -a like nats-server");
         assert_eq!(serve(&["-p", "2", "--port=3", "-port", "4"]).nats.port, 4, "last wins");
@@ -661,6 +682,8 @@ mod tests {
             (&["--port=70000"], "invalid value '70000' for --port: expected an integer from -1 to 65535"),
             (&["-p", "-2"], "invalid value '-2' for --port: expected an integer from -1 to 65535"),
             (&["-m", "x"], "invalid value 'x' for --http_port: expected an integer from -1 to 65535"),
+            (&["--api_port", "65536"], "invalid value '65536' for --api_port: expected an integer from -1 to 65535"),
+            (&["--api_port"], "missing value for --api_port"),
             (&["-p"], "missing value for --port"),
             (&["-c"], "missing value for --config"),
             (&["--foo"], "unknown flag '--foo'"),
@@ -693,7 +716,7 @@ mod tests {
     fn help_and_version_are_commands_not_errors() {
         for args in [&["--help"][..], &["-h"], &["-help"], &["help"], &["serve", "--help"], &["-p", "1", "-h"]] {
             let Ok(Command::Help(text)) = run(args) else { panic!("{args:?}") };
-            for flag in ["--port", "--addr", "--http_port", "--config", "--jetstream", "--store_dir",
+            for flag in ["--port", "--addr", "--http_port", "--api_port", "--config", "--jetstream", "--store_dir",
                          "--server_name", "--user", "--pass", "--auth", "--debug", "--trace", "--DV", "--pid"] {
                 assert!(text.contains(flag), "{args:?} help lacks {flag}:\n{text}");
             }

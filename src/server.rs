@@ -51,6 +51,8 @@ pub struct Shared {
     nats_addr: OnceLock<SocketAddr>,
     monitor_addr: OnceLock<SocketAddr>,
     websocket_addr: OnceLock<SocketAddr>,
+    api_addr: OnceLock<SocketAddr>,
+    shutdown: CancellationToken,
 }
 
 impl Shared {
@@ -71,6 +73,8 @@ impl Shared {
             nats_addr: OnceLock::new(),
             monitor_addr: OnceLock::new(),
             websocket_addr: OnceLock::new(),
+            api_addr: OnceLock::new(),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -98,6 +102,17 @@ impl Shared {
     /// Where the monitor listener is bound, once it is.
     pub fn monitor_addr(&self) -> Option<SocketAddr> {
         self.monitor_addr.get().copied()
+    }
+
+    /// Where the gateway API listener is bound, once it is.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api_addr.get().copied()
+    }
+
+    /// Fires when the server shuts down; long-lived streams (SSE) end on it, so graceful
+    /// shutdown does not wait for clients that would never hang up.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
     }
 }
 
@@ -186,7 +201,9 @@ pub struct Running {
 
 /// Binds every listener and starts serving. Returns once clients can connect.
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Running> {
-    let shared = Arc::new(Shared::new(config));
+    let mut shared = Shared::new(config);
+    shared.shutdown = shutdown.clone();
+    let shared = Arc::new(shared);
     let mut tasks = JoinSet::new();
 
     if shared.config.jetstream.enabled && !shared.jetstream_available() {
@@ -214,6 +231,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::frontend::websocket::serve(
             shared.clone(),
             wlistener,
+            shutdown.clone(),
+        ));
+    }
+
+    if let Some(api) = &shared.config.api {
+        let (alistener, aaddr) = bind(&api.host, api.port).await?;
+        let _ = shared.api_addr.set(aaddr);
+        info!("Listening for API requests on {}", aaddr);
+        tasks.spawn(crate::frontend::http::serve(
+            shared.clone(),
+            alistener,
             shutdown.clone(),
         ));
     }

@@ -19,6 +19,7 @@ pub use websocket::{WebSocketConfig, WebSocketListener};
 
 const DEFAULT_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 4222;
+const DEFAULT_API_PORT: u16 = 8080;
 const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
 /// nats-server refuses a max_payload above max_pending, whose default is 64 MiB; we make that
 /// a hard cap so a single message can never exceed a client's default outbound buffer.
@@ -46,6 +47,8 @@ pub struct Config {
     pub monitor: Option<MonitorConfig>,
     /// The NATS protocol over WebSocket.
     pub websocket: WebSocketConfig,
+    /// The HTTP gateway API listener; `None` when turned off (`--api_port 0`).
+    pub api: Option<ApiConfig>,
     /// JetStream persistence.
     pub jetstream: JetStreamConfig,
     /// Client authentication and authorization.
@@ -87,6 +90,16 @@ pub struct MonitorConfig {
     /// Address to bind; defaults to the NATS host, as nats-server does.
     pub host: String,
     /// Port to bind; 0 asks the OS for a free port (`-m -1`).
+    pub port: u16,
+}
+
+/// The HTTP gateway API listener (publish, request, Server-Sent Events, OpenAPI). Unlike the
+/// monitor it is on by default: it is one of the three front-ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Address to bind; defaults to the NATS host, like the monitor.
+    pub host: String,
+    /// Port to bind; 0 asks the OS for a free port (`--api_port -1`).
     pub port: u16,
 }
 
@@ -270,6 +283,7 @@ pub(crate) struct FileConfig {
     pub(crate) nats: NatsFile,
     pub(crate) monitor: MonitorFile,
     pub(crate) websocket: websocket::WebSocketFile,
+    pub(crate) api: ApiFile,
     pub(crate) jetstream: JetStreamFile,
     pub(crate) auth: AuthFile,
     pub(crate) logging: LoggingFile,
@@ -294,6 +308,13 @@ pub(crate) struct NatsFile {
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct MonitorFile {
+    host: Option<String>,
+    pub(crate) port: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ApiFile {
     host: Option<String>,
     pub(crate) port: Option<i64>,
 }
@@ -501,6 +522,7 @@ impl FileConfig {
             }),
         };
         let websocket = websocket::build(&mut p, self.websocket, &nats.host);
+        let api = build_api(&mut p, self.api, &nats.host);
         let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
         if store_dir.as_os_str().is_empty() {
             p.add("jetstream.store_dir", "must not be empty");
@@ -522,6 +544,7 @@ impl FileConfig {
             nats,
             monitor,
             websocket,
+            api,
             jetstream,
             auth,
             logging,
@@ -649,6 +672,23 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         max_pings_out: p.nonzero("nats.max_pings_out", max_pings_out),
         auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
     }
+}
+
+/// The API is on unless its port is 0; -1 picks a free port. It binds the client host unless
+/// told otherwise, like the monitor.
+fn build_api(p: &mut Problems, f: ApiFile, nats_host: &str) -> Option<ApiConfig> {
+    if let Some(host) = &f.host {
+        p.host("api.host", host);
+    }
+    let port = match f.port {
+        None => Some(DEFAULT_API_PORT),
+        Some(0) => None,
+        Some(n) => p.port("api.port", n),
+    }?;
+    Some(ApiConfig {
+        host: f.host.unwrap_or_else(|| nats_host.to_string()),
+        port,
+    })
 }
 
 fn build_auth(p: &mut Problems, f: AuthFile) -> AuthConfig {

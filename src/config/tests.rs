@@ -49,6 +49,17 @@ fn ports_follow_nats_server() {
 
 #[test]
 #[rustfmt::skip]
+fn api_is_on_by_default_and_follows_the_client_host() {
+    let api = |toml: &str| ok(toml).api.map(|a| (a.host, a.port));
+    assert_eq!(api(""), Some(("0.0.0.0".into(), 8080)));
+    assert_eq!(api("[nats]\nhost = \"::1\""), Some(("::1".into(), 8080)));
+    assert_eq!(api("[api]\nport = -1"), Some(("0.0.0.0".into(), 0)), "-1 = random");
+    assert_eq!(api("[api]\nhost = \"127.0.0.2\"\nport = 9000"), Some(("127.0.0.2".into(), 9000)));
+    assert_eq!(api("[api]\nport = 0"), None, "0 = off");
+}
+
+#[test]
+#[rustfmt::skip]
 fn sizes_use_nats_server_units() {
     for (s, n) in [("0", 0), ("12", 12), ("3b", 3), ("1k", 1000), ("1KB", 1024), ("64KiB", 65536),
         ("1M", 1_000_000), ("1mb", 1 << 20), (" 2 MiB ", 2 << 20), ("1G", 1_000_000_000), ("1GB", 1 << 30)]
@@ -80,6 +91,8 @@ fn each_validation_error_names_its_key() {
         ("[nats]\nport = 70000".to_string(), "nats.port: must be -1..=65535"),
         ("[nats]\nport = -2".into(), "nats.port: must be -1..=65535"),
         ("[monitor]\nport = 65536".into(), "monitor.port: must be -1..=65535"),
+        ("[api]\nport = -2".into(), "api.port: must be -1..=65535"),
+        ("[api]\nhost = \"\"".into(), "api.host: must not be empty or contain whitespace"),
         ("[nats]\nmax_payload = \"65MiB\"\nmax_pending = \"1GiB\"".into(), "nats.max_payload: must be at most 67108864 (64 MiB)"),
         ("[nats]\nmax_payload = 2048\nmax_pending = 1024".into(), "nats.max_payload: must not exceed nats.max_pending (1024)"),
         ("[nats]\nmax_payload = 0".into(), "nats.max_payload: must be greater than 0"),
@@ -130,6 +143,7 @@ fn unknown_keys_and_bad_types_name_the_key_and_line() {
     let cases = [
         ("[nats]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected one of `host`"),
         ("colour = 1", "config: line 1, column 1: unknown field `colour`"),
+        ("[api]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected `host` or `port`"),
         ("[logging]\nlevel = \"x\"", "line 2, column 1: unknown field `level`"),
         ("[[auth.users]]\nuser = \"a\"\nsecret = 1", "line 3, column 1: unknown field `secret`"),
         ("[auth.default_permissions]\npublish = { allw = [] }", "line 2, column 11: auth.default_permissions.publish: expected a subject"),

@@ -17,6 +17,8 @@ pub struct Server {
     pub monitor: Option<String>,
     /// `ws://host:port` of the dedicated WebSocket listener, when configured.
     pub websocket: Option<String>,
+    /// `host:port` of the gateway API (on a free port unless a test passes `--api_port`).
+    pub api: Option<String>,
     /// Log lines after readiness, for tests that check logging.
     pub logs: mpsc::Receiver<String>,
     _dir: Option<tempfile::TempDir>,
@@ -28,7 +30,7 @@ pub fn binary() -> PathBuf {
 }
 
 impl Server {
-    /// Starts sluice with `-a 127.0.0.1 -p -1` plus `args`.
+    /// Starts sluice with `-a 127.0.0.1 -p -1 --api_port -1` plus `args`.
     pub fn start(args: &[&str]) -> Server {
         Self::start_with_config(None, args)
     }
@@ -41,7 +43,8 @@ impl Server {
     fn start_with_config(toml: Option<&str>, args: &[&str]) -> Server {
         let dir = toml.map(|_| tempfile::tempdir().expect("temp dir"));
         let mut cmd = Command::new(binary());
-        cmd.args(["-a", "127.0.0.1", "-p", "-1"]);
+        // A free API port too: the default 8080 would collide between tests run in parallel.
+        cmd.args(["-a", "127.0.0.1", "-p", "-1", "--api_port", "-1"]);
         if let (Some(dir), Some(toml)) = (&dir, toml) {
             let path = dir.path().join("sluice.toml");
             std::fs::write(&path, toml).expect("write config");
@@ -63,7 +66,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(20);
-        let (mut addr, mut monitor, mut websocket) = (None, None, None);
+        let (mut addr, mut monitor, mut websocket, mut api) = (None, None, None, None);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -82,6 +85,9 @@ impl Server {
             if let Some(a) = after(&line, "Listening for websocket clients on ") {
                 websocket = Some(a);
             }
+            if let Some(a) = after(&line, "Listening for API requests on ") {
+                api = Some(a);
+            }
             if line.contains("Server is ready") {
                 break;
             }
@@ -91,6 +97,7 @@ impl Server {
             addr: addr.expect("client listen line before readiness"),
             monitor,
             websocket,
+            api,
             logs: rx,
             _dir: dir,
         }
@@ -104,6 +111,11 @@ impl Server {
     /// `http://host:port` of the monitor.
     pub fn monitor_url(&self) -> String {
         format!("http://{}", self.monitor.as_ref().expect("started with -m"))
+    }
+
+    /// `http://host:port` of the gateway API.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api.as_ref().expect("API enabled"))
     }
 
     /// The process id (for signals).

@@ -134,6 +134,8 @@ export async function startServer(opts = {}) {
   const kind = serverKind();
   const bin = serverBinary();
   const args = ["-a", "127.0.0.1", "-p", "-1"];
+  // sluice's HTTP API defaults to port 8080; a free port keeps parallel servers apart.
+  if (kind === "sluice") args.push("--api_port", "-1");
   if (opts.monitor) args.push("-m", "-1");
   let dir;
   if (opts.users || opts.websocket) {

@@ -10,7 +10,7 @@ Conventions shared with the Node suite (tests/interop/node/server.mjs):
   file format the launcher writes for the permission tests (TOML for sluice,
   nats-server's own format for nats-server); the command line is the same.
 
-The server is started as `<bin> -a 127.0.0.1 -p -1 [extra args]` in its own process
+The server is started as `<bin> -a 127.0.0.1 -p -1 [--api_port -1] [extra args]` in its own process
 group. Its stderr is read until `Listening for client connections on H:P` (which
 gives the port) and `Server is ready`; it is killed (group SIGTERM, then SIGKILL)
 when the test ends. A missing binary or a server that never gets ready fails the
@@ -146,6 +146,9 @@ class Launcher:
 
     def start(self, *args: str, users: list[User] | None = None, monitor: bool = False) -> Server:
         cmd = [str(self.binary), "-a", "127.0.0.1", "-p", "-1"]
+        if self.kind == "sluice":
+            # sluice's HTTP API defaults to port 8080; a free port keeps servers apart.
+            cmd += ["--api_port", "-1"]
         if monitor:
             cmd += ["-m", "-1"]
         if users is not None:

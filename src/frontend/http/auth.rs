@@ -1,0 +1,133 @@
+//! Who an HTTP request comes from, and what it may do.
+//!
+//! When the server has auth configured, each request carries its credentials:
+//! `Authorization: Bearer <token>` for token auth, `Authorization: Basic <user:pass>` for
+//! users. They are checked by the same [`Authenticator`](crate::auth::Authenticator) as NATS
+//! clients, and the resulting permissions apply exactly as they do over NATS. Without auth
+//! configured every request is allowed.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::problem::{ApiError, ProblemKind};
+use crate::auth::{Credentials, Identity};
+use crate::server::Shared;
+
+const BEARER_CHALLENGE: &str = "Bearer realm=\"sluice\"";
+const BASIC_CHALLENGE: &str = "Basic realm=\"sluice\", charset=\"UTF-8\"";
+
+/// Credentials taken from the `Authorization` header.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Presented {
+    user: Option<String>,
+    pass: Option<String>,
+    token: Option<String>,
+}
+
+/// Authenticates a request; `Ok` holds the identity whose permissions apply.
+pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    if !shared.auth.required() {
+        return Ok(Identity::default());
+    }
+    let challenge = if shared.config.auth.token.is_some() {
+        BEARER_CHALLENGE
+    } else {
+        BASIC_CHALLENGE
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "this server requires credentials: Authorization: Bearer <token> or Basic <user:pass>",
+            challenge,
+        ));
+    };
+    let invalid = || ApiError::unauthorized("invalid credentials", challenge);
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(parse_authorization)
+        .ok_or_else(invalid)?;
+    let check = {
+        let shared = shared.clone();
+        move || {
+            shared.auth.authenticate(Credentials {
+                user: presented.user.as_deref(),
+                pass: presented.pass.as_deref(),
+                token: presented.token.as_deref(),
+            })
+        }
+    };
+    // bcrypt takes milliseconds of CPU on purpose; keep it off the I/O threads.
+    let identity = if shared.auth.is_expensive() {
+        tokio::task::spawn_blocking(check).await.ok().flatten()
+    } else {
+        check()
+    };
+    identity.ok_or_else(invalid)
+}
+
+/// `Bearer <token>` or `Basic <base64(user:pass)>`; the scheme is case-insensitive.
+fn parse_authorization(value: &str) -> Option<Presented> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(Presented {
+            token: Some(rest.to_string()),
+            ..Presented::default()
+        });
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
+        let (user, pass) = decoded.split_once(':')?;
+        return Some(Presented {
+            user: Some(user.to_string()),
+            pass: Some(pass.to_string()),
+            token: None,
+        });
+    }
+    None
+}
+
+/// 403 unless `identity` may publish to the literal `subject`.
+pub fn check_publish(identity: &Identity, subject: &str) -> Result<(), ApiError> {
+    match &identity.permissions {
+        Some(p) if !p.publish.allows_literal(subject.as_bytes()) => Err(ApiError::new(
+            ProblemKind::Forbidden,
+            format!("not permitted to publish to \"{subject}\""),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// 403 unless `identity` may subscribe to `pattern`.
+pub fn check_subscribe(identity: &Identity, pattern: &str) -> Result<(), ApiError> {
+    match &identity.permissions {
+        Some(p) if !p.subscribe.allows_pattern(pattern.as_bytes()) => Err(ApiError::new(
+            ProblemKind::Forbidden,
+            format!("not permitted to subscribe to \"{pattern}\""),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_basic_are_parsed() {
+        let bearer = parse_authorization("bearer s3cret").unwrap();
+        assert_eq!(bearer.token.as_deref(), Some("s3cret"));
+        // "alice:p:w" — passwords may contain colons, user names may not.
+        let basic = parse_authorization("Basic YWxpY2U6cDp3").unwrap();
+        assert_eq!(
+            (basic.user.as_deref(), basic.pass.as_deref()),
+            (Some("alice"), Some("p:w"))
+        );
+        for bad in ["", "Bearer", "Basic !!!", "Basic YWxpY2U=", "Digest x"] {
+            assert_eq!(parse_authorization(bad), None, "{bad}");
+        }
+    }
+}

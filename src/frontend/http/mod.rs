@@ -1,0 +1,97 @@
+//! The HTTP gateway API: publish with `curl -X POST`, request/reply, subscribe with
+//! Server-Sent Events, and the OpenAPI document describing it all.
+//!
+//! Like every front-end it only turns its wire format into the core's [`Message`] plus the
+//! caller's identity: authentication and permissions come from [`crate::auth`], routing from
+//! the shared [`Router`](crate::core::router::Router). Every error is an
+//! `application/problem+json` document ([`problem`]).
+//!
+//! - [`publish`]: `POST /v1/publish/{subject}`, and the ingress steps shared with requests.
+//! - [`request`]: `POST /v1/request/{subject}`, the reply inbox and its one-shot sink.
+//! - [`subscribe`]: `GET /v1/subscribe/{subject}`, the SSE stream and its bounded sink.
+//! - [`headers`]: the HTTP <-> NATS header scheme.
+//! - [`auth`]: `Authorization` (Bearer or Basic) to an identity, and permission checks.
+//! - [`openapi`]: `GET /openapi.json`, generated from the handlers' annotations.
+//!
+//! [`Message`]: crate::core::message::Message
+
+pub mod auth;
+pub mod headers;
+pub mod openapi;
+pub mod problem;
+pub mod publish;
+pub mod request;
+pub mod subscribe;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::router::Subscription;
+use crate::core::sublist::SublistError;
+use crate::server::Shared;
+
+/// Serves the API until `shutdown` fires.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
+    let app = router(shared);
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+}
+
+/// The API routes. Other front-ends served on the same port (the `/nats` WebSocket) are
+/// added to this router.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/publish/{subject}", post(publish::publish))
+        .route("/v1/request/{subject}", post(request::request))
+        .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .with_state(shared)
+}
+
+/// A subscription owned by one HTTP exchange: removed from the router when dropped, so a
+/// client hanging up (which drops the handler or the stream) never leaves it behind.
+pub struct SubscriptionGuard {
+    shared: Arc<Shared>,
+    sub: Arc<Subscription>,
+}
+
+impl SubscriptionGuard {
+    /// Adds `sub` to the router.
+    pub fn subscribe(shared: &Arc<Shared>, sub: Subscription) -> Result<Self, SublistError> {
+        let sub = Arc::new(sub);
+        shared.router.subscribe(sub.clone())?;
+        Ok(SubscriptionGuard {
+            shared: shared.clone(),
+            sub,
+        })
+    }
+
+    /// Removes the subscription now (dropping the guard does it too).
+    pub fn unsubscribe(&self) {
+        self.shared.router.unsubscribe(&self.sub);
+    }
+
+    /// The server the subscription lives in.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The subscribed subject or pattern.
+    pub fn subject(&self) -> Bytes {
+        self.sub.subject.clone()
+    }
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.unsubscribe();
+    }
+}

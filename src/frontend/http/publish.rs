@@ -1,0 +1,146 @@
+//! `POST /v1/publish/{subject}`: the raw request body becomes the payload of one message.
+//!
+//! Also the ingress steps that request/reply shares: validating the subject, turning request
+//! headers into a NATS header block, reading the body within `max_payload`, and handing the
+//! message to the router.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::{check_publish, identify};
+use super::headers;
+use super::problem::{ApiError, Problem, ProblemKind};
+use crate::core::message::Message;
+use crate::core::router::Publisher;
+use crate::core::subject::is_valid_literal_subject;
+use crate::server::Shared;
+
+/// The answer to a publish.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublishAck {
+    /// How many subscriptions received the message (one per queue group at most).
+    #[schema(example = 1)]
+    pub delivered: usize,
+}
+
+/// Publishes the body to `subject`.
+#[utoipa::path(
+    post,
+    path = "/v1/publish/{subject}",
+    tag = "messages",
+    params(
+        ("subject" = String, Path, description = "Literal subject (no wildcards)", example = "orders.new"),
+        ("Nats-Msg-Id" = Option<String>, Header, description = "Any `Nats-*` header is passed through to NATS"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Becomes `Nats-Msg-Id` unless that is also given"),
+        ("X-Nats-Header-Foo" = Option<String>, Header, description = "`X-Nats-Header-<Name>: v` becomes the NATS header `<Name>: v`"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The payload, any bytes; may be empty"),
+    responses(
+        (status = 202, description = "Accepted and routed", body = PublishAck),
+        (status = 400, description = "Invalid subject or header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Credentials missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Publishing to this subject is not permitted", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Headers plus payload exceed max_payload", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []), ("basic" = []))
+)]
+pub async fn publish(
+    State(shared): State<Arc<Shared>>,
+    subject: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+    let identity = identify(&shared, &headers).await?;
+    let Path(subject) = subject?;
+    check_literal(&subject)?;
+    check_publish(&identity, &subject)?;
+    let msg = read_message(&shared, subject, None, &headers, body).await?;
+    let delivered = route(&shared, &msg);
+    Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })))
+}
+
+/// 400 unless `subject` is a valid literal subject.
+pub(super) fn check_literal(subject: &str) -> Result<(), ApiError> {
+    if is_valid_literal_subject(subject.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ProblemKind::BadSubject,
+            format!(
+                "\"{subject}\" is not a valid subject to publish to (no wildcards, no empty tokens)"
+            ),
+        ))
+    }
+}
+
+/// Builds the message: NATS headers from the request headers, the body as payload, read only
+/// up to `max_payload` so an oversized body is refused without being buffered.
+pub(super) async fn read_message(
+    shared: &Shared,
+    subject: String,
+    reply: Option<Bytes>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Message, ApiError> {
+    let max = shared.config.nats.max_payload;
+    let nats_headers = headers::to_nats(headers)?;
+    let header_len = nats_headers.as_ref().map_or(0, Bytes::len);
+    let too_large = || {
+        ApiError::new(
+            ProblemKind::TooLarge,
+            format!("headers plus payload exceed max_payload ({max} bytes)"),
+        )
+    };
+    let room = max.checked_sub(header_len).ok_or_else(too_large)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > room as u64) {
+        return Err(too_large());
+    }
+    let payload = axum::body::to_bytes(body, room).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
+        } else {
+            ApiError::new(
+                ProblemKind::BadRequest,
+                format!("cannot read the body: {e}"),
+            )
+        }
+    })?;
+    Ok(Message {
+        subject: Bytes::from(subject),
+        reply,
+        headers: nats_headers,
+        payload,
+    })
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Hands `msg` to the router as a one-message publisher; returns how many subscriptions got it.
+pub(super) fn route(shared: &Shared, msg: &Message) -> usize {
+    shared.stats.record_in(1, msg.size() as u64);
+    let mut publisher = Publisher::new(shared.next_client_id(), true);
+    let delivered = shared.router.publish(&mut publisher, msg);
+    publisher.flush();
+    delivered
+}

@@ -1,0 +1,304 @@
+//! `GET /v1/subscribe/{subject}`: a subscription delivered as Server-Sent Events.
+//!
+//! Each message is an `event: message` whose `data:` is one JSON object (see [`SseMessage`]).
+//! The sink behind the subscription is a bounded channel: the router never waits for an HTTP
+//! client, and a client that falls [`QUEUE_LEN`] messages behind is cut off as a slow consumer
+//! (a final `event: error` with a problem document, then the stream ends). The subscription
+//! is removed when the stream is dropped: client gone, slow consumer or server shutdown.
+//!
+//! `Last-Event-ID` resume needs stream-backed subjects (JetStream); until then the header is
+//! ignored and a subscription sees only messages published after it started.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+use utoipa::{IntoParams, ToSchema};
+
+use super::SubscriptionGuard;
+use super::auth::{check_subscribe, identify};
+use super::headers::parse_nats;
+use super::problem::{ApiError, Problem, ProblemKind};
+use crate::auth::Permissions;
+use crate::core::message::Message;
+use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::core::subject::{is_valid_queue, is_valid_subject};
+use crate::server::Shared;
+
+/// Messages buffered per SSE client before it is a slow consumer.
+pub const QUEUE_LEN: usize = 1024;
+/// Interval of the keep-alive comments that stop proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Payloads below this size are copied out of the publisher's read buffer, so a queued
+/// message does not keep a whole connection buffer alive.
+const COPY_BELOW: usize = 2048;
+
+/// Query parameters of a subscription.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SubscribeParams {
+    /// Queue group: each message goes to one member of the group.
+    #[param(example = "workers")]
+    pub queue: Option<String>,
+    /// `base64` sends every payload base64-encoded; by default only non-UTF-8 payloads are.
+    pub encoding: Option<PayloadEncoding>,
+}
+
+/// How payloads are written into events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadEncoding {
+    /// Always base64.
+    Base64,
+}
+
+/// The `data:` of each `event: message`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SseMessage {
+    /// The subject the message was published to.
+    #[schema(example = "orders.new")]
+    pub subject: String,
+    /// The reply subject, for requests.
+    pub reply: Option<String>,
+    /// NATS headers: each name with its values, in order.
+    pub headers: BTreeMap<String, Vec<String>>,
+    /// The payload: UTF-8 text, or base64 when `encoding` says so.
+    #[schema(example = "hello")]
+    pub payload: String,
+    /// `base64` when the payload is base64-encoded (binary payload, or `?encoding=base64`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(null))]
+    pub encoding: Option<String>,
+}
+
+impl SseMessage {
+    fn new(msg: &Message, force_base64: bool) -> Self {
+        let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(block) = &msg.headers {
+            for (name, value) in parse_nats(block).entries {
+                let value = String::from_utf8_lossy(&value).into_owned();
+                headers.entry(name).or_default().push(value);
+            }
+        }
+        let text = (!force_base64)
+            .then(|| std::str::from_utf8(&msg.payload).ok())
+            .flatten();
+        let (payload, encoding) = match text {
+            Some(t) => (t.to_string(), None),
+            None => (STANDARD.encode(&msg.payload), Some("base64".to_string())),
+        };
+        SseMessage {
+            subject: String::from_utf8_lossy(&msg.subject).into_owned(),
+            reply: msg
+                .reply
+                .as_ref()
+                .map(|r| String::from_utf8_lossy(r).into_owned()),
+            headers,
+            payload,
+            encoding,
+        }
+    }
+}
+
+/// Streams the messages of `subject` (wildcards allowed) as Server-Sent Events.
+#[utoipa::path(
+    get,
+    path = "/v1/subscribe/{subject}",
+    tag = "messages",
+    params(
+        ("subject" = String, Path, description = "Subject or wildcard pattern (`*` one token, `>` the rest)", example = "orders.>"),
+        SubscribeParams,
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`: `event: message` with this JSON as `data:` per message, keep-alive comments every 15 s, and a last `event: error` (a problem document) if the client falls 1024 messages behind. `Last-Event-ID` is ignored until stream-backed subjects exist.", body = SseMessage, content_type = "text/event-stream"),
+        (status = 400, description = "Invalid subject, queue group or encoding", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Credentials missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Subscribing to this subject is not permitted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []), ("basic" = []))
+)]
+pub async fn subscribe(
+    State(shared): State<Arc<Shared>>,
+    subject: Result<Path<String>, PathRejection>,
+    params: Result<Query<SubscribeParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let identity = identify(&shared, &headers).await?;
+    let Path(subject) = subject?;
+    let Query(params) = params?;
+    if !is_valid_subject(subject.as_bytes()) {
+        return Err(ApiError::new(
+            ProblemKind::BadSubject,
+            format!("\"{subject}\" is not a valid subject or pattern"),
+        ));
+    }
+    if let Some(q) = &params.queue
+        && !is_valid_queue(q.as_bytes())
+    {
+        return Err(ApiError::new(
+            ProblemKind::BadSubject,
+            format!("\"{q}\" is not a valid queue group"),
+        ));
+    }
+    check_subscribe(&identity, &subject)?;
+
+    let (tx, rx) = mpsc::channel(QUEUE_LEN);
+    let sink = Arc::new(SseSink {
+        tx,
+        slow: AtomicBool::new(false),
+        permissions: identity.permissions.clone(),
+    });
+    let sub = Subscription::new(
+        shared.next_client_id(),
+        Bytes::from_static(b"1"),
+        Bytes::from(subject),
+        params.queue.map(Bytes::from),
+        sink.clone(),
+    );
+    let guard = SubscriptionGuard::subscribe(&shared, sub)
+        .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
+    let state = StreamState {
+        rx,
+        sink,
+        shutdown: shared.shutdown_token().clone(),
+        guard,
+        force_base64: params.encoding == Some(PayloadEncoding::Base64),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(state, next_event);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// What the event stream owns; dropping it unsubscribes.
+struct StreamState {
+    rx: mpsc::Receiver<Message>,
+    sink: Arc<SseSink>,
+    shutdown: CancellationToken,
+    guard: SubscriptionGuard,
+    force_base64: bool,
+    done: bool,
+}
+
+async fn next_event(mut st: StreamState) -> Option<(Result<Event, Infallible>, StreamState)> {
+    if st.done {
+        return None;
+    }
+    let msg = tokio::select! {
+        biased;
+        _ = st.shutdown.cancelled() => return None,
+        msg = st.rx.recv() => msg?,
+    };
+    if st.sink.slow.load(Ordering::Acquire) {
+        // Cut off now rather than drain a backlog the client could not keep up with.
+        st.done = true;
+        st.guard.unsubscribe();
+        st.guard
+            .shared()
+            .stats
+            .slow_consumers
+            .fetch_add(1, Ordering::Relaxed);
+        warn!(subject = %String::from_utf8_lossy(&st.guard.subject()), "Slow consumer on an SSE subscription; closing it.");
+        let problem = ApiError::new(
+            ProblemKind::TooLarge,
+            format!("slow consumer: more than {QUEUE_LEN} messages pending"),
+        )
+        .problem();
+        let problem = Problem {
+            kind: "urn:sluice:problem:slow-consumer".into(),
+            title: "Slow consumer".into(),
+            ..problem
+        };
+        let data = serde_json::to_string(&problem).unwrap_or_default();
+        return Some((Ok(Event::default().event("error").data(data)), st));
+    }
+    let data = serde_json::to_string(&SseMessage::new(&msg, st.force_base64)).unwrap_or_default();
+    Some((Ok(Event::default().event("message").data(data)), st))
+}
+
+/// The subscription's sink: a bounded channel to the event stream.
+struct SseSink {
+    tx: mpsc::Sender<Message>,
+    /// Set when the channel was full; the stream then ends.
+    slow: AtomicBool,
+    /// For deny rules that only overlap a wildcard or queue subscription (checked per message).
+    permissions: Option<Arc<Permissions>>,
+}
+
+impl Sink for SseSink {
+    fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued {
+        if self.slow.load(Ordering::Relaxed) {
+            return Enqueued::Dropped;
+        }
+        if let Some(p) = &self.permissions
+            && (sub.queue.is_some() || sub.is_wildcard())
+            && p.subscribe.denies(&msg.subject)
+        {
+            return Enqueued::Dropped;
+        }
+        match self.tx.try_send(detach(msg)) {
+            Ok(()) => Enqueued::Queued { kick: false },
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.slow.store(true, Ordering::Release);
+                Enqueued::Dropped
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Enqueued::Dropped,
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// A copy of `msg` that does not pin the publisher's read buffer, except for large payloads
+/// (copying those would cost more than the memory they keep alive).
+fn detach(msg: &Message) -> Message {
+    let copy = |b: &Bytes| Bytes::copy_from_slice(b);
+    Message {
+        subject: copy(&msg.subject),
+        reply: msg.reply.as_ref().map(copy),
+        headers: msg.headers.as_ref().map(copy),
+        payload: if msg.payload.len() < COPY_BELOW {
+            copy(&msg.payload)
+        } else {
+            msg.payload.clone()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_payloads_stay_text_and_binary_become_base64() {
+        let mut msg = Message::new("a.b", "héllo");
+        msg.headers = Some(Bytes::from_static(b"NATS/1.0\r\nK: 1\r\nK: 2\r\n\r\n"));
+        let v = serde_json::to_value(SseMessage::new(&msg, false)).unwrap();
+        let want = serde_json::json!({
+            "subject": "a.b", "reply": null, "headers": {"K": ["1", "2"]}, "payload": "héllo",
+        });
+        assert_eq!(v, want);
+        let v = serde_json::to_value(SseMessage::new(&msg, true)).unwrap();
+        assert_eq!(v["payload"], STANDARD.encode("héllo"));
+        assert_eq!(v["encoding"], "base64");
+        let binary = Message::new("a.b", vec![0xff, 0x00]);
+        let v = serde_json::to_value(SseMessage::new(&binary, false)).unwrap();
+        assert_eq!(
+            (v["payload"].as_str(), v["encoding"].as_str()),
+            (Some("/wA="), Some("base64"))
+        );
+    }
+}
