@@ -312,6 +312,37 @@ async fn sse_unsubscribes_when_the_client_goes_away() {
 }
 
 #[tokio::test]
+async fn sse_queue_group_members_share_the_messages() {
+    let server = Server::start(&[]);
+    let api = server.api_url();
+    let url = format!("{api}/v1/subscribe/work?queue=q");
+    let mut a = SseReader::new(client().get(&url).send().await.unwrap());
+    let mut b = SseReader::new(client().get(&url).send().await.unwrap());
+    for i in 0..4 {
+        let resp = client()
+            .post(format!("{api}/v1/publish/work"))
+            .body(i.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.json::<Value>().await.unwrap()["delivered"], 1);
+    }
+    // Each message went to exactly one member: together they saw each once.
+    let mut payloads = Vec::new();
+    while payloads.len() < 4 {
+        let (_, data) = tokio::select! {
+            e = a.next() => e,
+            e = b.next() => e,
+        }
+        .expect("an event");
+        let m: Value = serde_json::from_str(&data).unwrap();
+        payloads.push(m["payload"].as_str().unwrap().to_string());
+    }
+    payloads.sort();
+    assert_eq!(payloads, ["0", "1", "2", "3"]);
+}
+
+#[tokio::test]
 async fn a_slow_sse_client_is_cut_off_not_waited_for() {
     let server = Server::start(&["-m", "-1"]);
     let nc = async_nats::connect(server.url()).await.unwrap();
@@ -364,6 +395,20 @@ async fn bad_subjects_are_400() {
         let resp = client().get(format!("{api}{path}")).send().await.unwrap();
         problem(resp, 400, "bad-subject").await;
     }
+    // Longer than a NATS client could receive (max_control_line, 4096 by default).
+    let long = "a".repeat(5000);
+    let resp = client()
+        .post(format!("{api}/v1/publish/{long}"))
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 400, "bad-subject").await;
+    let resp = client()
+        .get(format!("{api}/v1/subscribe/{long}.>"))
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 400, "bad-subject").await;
     let resp = client()
         .get(format!("{api}/v1/subscribe/a?encoding=rot13"))
         .send()

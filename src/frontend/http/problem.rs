@@ -48,6 +48,8 @@ pub enum ProblemKind {
     TooLarge,
     /// 503: a request matched no subscriber.
     NoResponders,
+    /// 503: an SSE client fell too far behind; sent as the stream's last event.
+    SlowConsumer,
     /// 504: no reply within the request's timeout.
     Timeout,
 }
@@ -62,7 +64,9 @@ impl ProblemKind {
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ProblemKind::NoResponders => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::NoResponders | ProblemKind::SlowConsumer => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProblemKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -78,6 +82,7 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::TooLarge => "payload-too-large",
             ProblemKind::NoResponders => "no-responders",
+            ProblemKind::SlowConsumer => "slow-consumer",
             ProblemKind::Timeout => "timeout",
         }
     }
@@ -93,6 +98,7 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::TooLarge => "Payload too large",
             ProblemKind::NoResponders => "No responders",
+            ProblemKind::SlowConsumer => "Slow consumer",
             ProblemKind::Timeout => "Request timed out",
         }
     }

@@ -60,7 +60,7 @@ pub async fn publish(
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let identity = identify(&shared, &headers).await?;
     let Path(subject) = subject?;
-    check_literal(&subject)?;
+    check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
     let msg = read_message(&shared, subject, None, &headers, body).await?;
     let delivered = route(&shared, &msg);
@@ -68,7 +68,8 @@ pub async fn publish(
 }
 
 /// 400 unless `subject` is a valid literal subject.
-pub(super) fn check_literal(subject: &str) -> Result<(), ApiError> {
+pub(super) fn check_literal(shared: &Shared, subject: &str) -> Result<(), ApiError> {
+    check_length(shared, subject)?;
     if is_valid_literal_subject(subject.as_bytes()) {
         Ok(())
     } else {
@@ -79,6 +80,19 @@ pub(super) fn check_literal(subject: &str) -> Result<(), ApiError> {
             ),
         ))
     }
+}
+
+/// 400 when `subject` is longer than a NATS client could send or receive it: a MSG line
+/// carrying it would break `max_control_line`.
+pub(super) fn check_length(shared: &Shared, subject: &str) -> Result<(), ApiError> {
+    let max = shared.config.nats.max_control_line;
+    if subject.len() > max {
+        return Err(ApiError::new(
+            ProblemKind::BadSubject,
+            format!("the subject is longer than max_control_line ({max} bytes)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the message: NATS headers from the request headers, the body as payload, read only

@@ -75,7 +75,7 @@ pub async fn request(
     let Path(subject) = subject?;
     let Query(params) = params?;
     let timeout = timeout(params.timeout_ms)?;
-    check_literal(&subject)?;
+    check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
     let inbox = new_inbox();
     check_subscribe(&identity, &inbox)?;

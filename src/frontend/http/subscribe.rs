@@ -33,6 +33,7 @@ use super::SubscriptionGuard;
 use super::auth::{check_subscribe, identify};
 use super::headers::parse_nats;
 use super::problem::{ApiError, Problem, ProblemKind};
+use super::publish::check_length;
 use crate::auth::Permissions;
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
@@ -120,7 +121,7 @@ impl SseMessage {
     path = "/v1/subscribe/{subject}",
     tag = "messages",
     params(
-        ("subject" = String, Path, description = "Subject or wildcard pattern (`*` one token, `>` the rest)", example = "orders.>"),
+        ("subject" = String, Path, description = "Subject or wildcard pattern (`*` one token, `>` the rest; write `>` as `%3E` in the URL)", example = "orders.>"),
         SubscribeParams,
     ),
     responses(
@@ -140,6 +141,7 @@ pub async fn subscribe(
     let identity = identify(&shared, &headers).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
+    check_length(&shared, &subject)?;
     if !is_valid_subject(subject.as_bytes()) {
         return Err(ApiError::new(
             ProblemKind::BadSubject,
@@ -213,15 +215,10 @@ async fn next_event(mut st: StreamState) -> Option<(Result<Event, Infallible>, S
             .fetch_add(1, Ordering::Relaxed);
         warn!(subject = %String::from_utf8_lossy(&st.guard.subject()), "Slow consumer on an SSE subscription; closing it.");
         let problem = ApiError::new(
-            ProblemKind::TooLarge,
-            format!("slow consumer: more than {QUEUE_LEN} messages pending"),
+            ProblemKind::SlowConsumer,
+            format!("more than {QUEUE_LEN} messages pending; the subscription was closed"),
         )
         .problem();
-        let problem = Problem {
-            kind: "urn:sluice:problem:slow-consumer".into(),
-            title: "Slow consumer".into(),
-            ..problem
-        };
         let data = serde_json::to_string(&problem).unwrap_or_default();
         return Some((Ok(Event::default().event("error").data(data)), st));
     }
