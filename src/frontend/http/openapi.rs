@@ -84,5 +84,11 @@ mod tests {
         for status in ["202", "400", "401", "403", "413"] {
             assert!(publish[status].is_object(), "publish {status}");
         }
+        let body = &doc["paths"]["/v1/publish/{subject}"]["post"]["requestBody"]["content"]["application/octet-stream"]
+            ["schema"];
+        assert_eq!(
+            body["type"], "string",
+            "raw bytes, not an array of integers"
+        );
     }
 }

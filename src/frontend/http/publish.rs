@@ -31,6 +31,11 @@ pub struct PublishAck {
     pub delivered: usize,
 }
 
+/// Raw message bytes, sent and returned as-is (no encoding, no framing).
+#[derive(ToSchema)]
+#[schema(content_media_type = "application/octet-stream")]
+pub struct RawPayload(#[allow(dead_code, reason = "only its schema is used")] String);
+
 /// Publishes the body to `subject`.
 #[utoipa::path(
     post,
@@ -42,7 +47,7 @@ pub struct PublishAck {
         ("Idempotency-Key" = Option<String>, Header, description = "Becomes `Nats-Msg-Id` unless that is also given"),
         ("X-Nats-Header-Foo" = Option<String>, Header, description = "`X-Nats-Header-<Name>: v` becomes the NATS header `<Name>: v`"),
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The payload, any bytes; may be empty"),
+    request_body(content = inline(RawPayload), content_type = "application/octet-stream", description = "The payload, any bytes; may be empty"),
     responses(
         (status = 202, description = "Accepted and routed", body = PublishAck),
         (status = 400, description = "Invalid subject or header", body = Problem, content_type = "application/problem+json"),

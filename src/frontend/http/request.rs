@@ -24,7 +24,7 @@ use super::SubscriptionGuard;
 use super::auth::{check_publish, check_subscribe, identify};
 use super::headers;
 use super::problem::{ApiError, Problem, ProblemKind};
-use super::publish::{check_literal, read_message, route};
+use super::publish::{RawPayload, check_literal, read_message, route};
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
 use crate::server::Shared;
@@ -52,9 +52,9 @@ pub struct RequestParams {
         ("subject" = String, Path, description = "Literal subject (no wildcards)", example = "time.now"),
         RequestParams,
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The request payload; headers map to NATS headers as for publish"),
+    request_body(content = inline(RawPayload), content_type = "application/octet-stream", description = "The request payload; headers map to NATS headers as for publish"),
     responses(
-        (status = 200, description = "The reply: body = its payload, its NATS headers as `X-Nats-Header-<Name>`, a status line as `X-Nats-Status`", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The reply: body = its payload, its NATS headers as `X-Nats-Header-<Name>`, a status line as `X-Nats-Status`", body = inline(RawPayload), content_type = "application/octet-stream"),
         (status = 400, description = "Invalid subject, header or timeout", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Credentials missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Publishing to the subject, or subscribing to the reply inbox, is not permitted", body = Problem, content_type = "application/problem+json"),
