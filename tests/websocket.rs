@@ -190,3 +190,19 @@ async fn slow_websocket_consumer_is_closed_with_1008() {
     }
     assert_eq!(code, Some(CloseCode::Policy));
 }
+
+#[tokio::test]
+async fn nats_over_websocket_on_the_api_port() {
+    let server = Server::start(&[]);
+    let url = format!("{}/nats", server.api_url().replace("http://", "ws://"));
+    let browserish = async_nats::connect(&url)
+        .await
+        .expect("ws connect on /nats");
+    let tcp = async_nats::connect(server.url()).await.unwrap();
+    let mut sub = browserish.subscribe("api.ws").await.unwrap();
+    sync(&browserish).await;
+    tcp.publish("api.ws", "via the API port".into())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await.payload, "via the API port");
+}

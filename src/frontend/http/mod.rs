@@ -38,9 +38,13 @@ use crate::server::Shared;
 /// Serves the API until `shutdown` fires.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
     let app = router(shared);
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    // Connection info: the `/nats` WebSocket records the client's address like TCP does.
+    let _ = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await;
 }
 
 /// The API routes. Other front-ends served on the same port (the `/nats` WebSocket) are
@@ -51,6 +55,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/request/{subject}", post(request::request))
         .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/nats", get(crate::frontend::websocket::upgrade))
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(shared)
