@@ -11,6 +11,8 @@
 //! - [`protocol`]: the NATS protocol codec (parser and encoder), independent of sockets.
 //! - [`auth`]: users, tokens and subject permissions, shared by every front-end.
 //! - [`core`]: subjects, the subscription trie, the message type and the router.
+//! - [`jetstream`]: persistence; so far the message store (memory and crash-safe file) that
+//!   streams will be built on. Not yet wired to the `$JS.API`.
 //! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
 
 pub mod auth;
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod frontend;
+pub mod jetstream;
 pub mod monitor;
 pub mod protocol;
 pub mod server;
