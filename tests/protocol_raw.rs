@@ -230,3 +230,15 @@ async fn err_from_a_client_closes_its_connection() {
     raw.send(b"-ERR 'whatever'\r\n").await;
     assert!(raw.closed().await);
 }
+
+#[tokio::test]
+async fn the_internal_sys_queue_group_is_refused() {
+    let server = Server::start(&[]);
+    let mut raw = connected(&server).await;
+    raw.send(b"SUB foo _sys_ 1\r\nPING\r\n").await;
+    assert_eq!(
+        raw.line().await.as_deref(),
+        Some("-ERR 'Permissions Violation for Subscription to \"foo\" using queue \"_sys_\"'")
+    );
+    assert_eq!(raw.line().await.as_deref(), Some("PONG"));
+}

@@ -373,9 +373,12 @@ impl Connection {
             self.client.send_err("Invalid Subject");
             return Flow::Continue;
         }
-        if let Some(perms) = self.client.permissions()
-            && !perms.subscribe.allows_pattern(&subject)
-        {
+        // Like nats-server, no client may join the internal `_sys_` queue group.
+        let denied = match self.client.permissions() {
+            Some(perms) => !perms.subscribe.allows_pattern(&subject),
+            None => false,
+        };
+        if denied || queue.as_deref() == Some(b"_sys_") {
             let text = match &queue {
                 Some(q) => format!(
                     "Permissions Violation for Subscription to {} using queue {}",
