@@ -155,7 +155,13 @@ impl SubjectFilter {
             None => true,
             Some(allow) => allow.iter().any(|p| is_subset_match(pattern, p)),
         };
-        allowed && !self.deny.iter().any(|p| is_subset_match(pattern, p))
+        // nats-server matches the SUB subject against the deny list with its wildcards taken
+        // as plain tokens, so a denied `foo.*` also refuses `foo.>`; refuse in both cases.
+        allowed
+            && !self
+                .deny
+                .iter()
+                .any(|p| is_subset_match(pattern, p) || subject_matches(p, pattern))
     }
 
     /// Does some deny entry overlap `pattern`, so deliveries must be checked one by one?
@@ -239,6 +245,9 @@ mod tests {
         assert!(!f.allows_pattern(b"orders.>"));
         assert!(!f.allows_pattern(b"orders.secret"));
         assert!(f.deny_overlaps(b"orders.*"));
+        let wide = SubjectFilter::compile(&rule(&[], &["orders.*"]));
+        assert!(!wide.allows_pattern(b"orders.>"), "as nats-server refuses it");
+        assert!(wide.allows_pattern(b"billing.>"));
         assert!(f.denies(b"orders.secret"));
     }
 
