@@ -246,7 +246,10 @@ mod tests {
         assert!(!f.allows_pattern(b"orders.secret"));
         assert!(f.deny_overlaps(b"orders.*"));
         let wide = SubjectFilter::compile(&rule(&[], &["orders.*"]));
-        assert!(!wide.allows_pattern(b"orders.>"), "as nats-server refuses it");
+        assert!(
+            !wide.allows_pattern(b"orders.>"),
+            "as nats-server refuses it"
+        );
         assert!(wide.allows_pattern(b"billing.>"));
         assert!(f.denies(b"orders.secret"));
     }

@@ -116,20 +116,10 @@ fn cpu_percent(uptime: Duration) -> f64 {
     ((ticks / 100.0) / secs * 1000.0).round() / 10.0
 }
 
-fn out_totals(shared: &Shared, clients: &[Arc<ClientState>]) -> (u64, u64) {
-    let mut msgs = shared.stats.closed_out_msgs.load(Ordering::Relaxed);
-    let mut bytes = shared.stats.closed_out_bytes.load(Ordering::Relaxed);
-    for c in clients {
-        msgs += c.msgs_out.load(Ordering::Relaxed);
-        bytes += c.bytes_out.load(Ordering::Relaxed);
-    }
-    (msgs, bytes)
-}
-
 async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
     let cfg = &shared.config;
     let clients = shared.clients.snapshot();
-    let (out_msgs, out_bytes) = out_totals(&shared, &clients);
+    let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let uptime = shared.started_at.elapsed();
     let addr = shared.nats_addr();
     let maddr = shared.monitor_addr();
@@ -408,7 +398,7 @@ fn problem(status: StatusCode, detail: &str) -> Response {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let clients = shared.clients.snapshot();
-    let (out_msgs, out_bytes) = out_totals(&shared, &clients);
+    let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let s = &shared.stats;
     let uptime = shared.started_at.elapsed();
     let mut out = String::with_capacity(2048);

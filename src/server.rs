@@ -84,6 +84,18 @@ impl Shared {
         false
     }
 
+    /// Messages and bytes delivered to clients so far: closed connections plus `clients`
+    /// (a snapshot of the live ones, taken by the caller).
+    pub fn out_totals(&self, clients: &[Arc<ClientState>]) -> (u64, u64) {
+        let mut msgs = self.stats.closed_out_msgs.load(Ordering::Relaxed);
+        let mut bytes = self.stats.closed_out_bytes.load(Ordering::Relaxed);
+        for c in clients {
+            msgs += c.msgs_out.load(Ordering::Relaxed);
+            bytes += c.bytes_out.load(Ordering::Relaxed);
+        }
+        (msgs, bytes)
+    }
+
     /// A fresh connection id.
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)

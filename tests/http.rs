@@ -643,6 +643,7 @@ async fn openapi_document_lists_every_route() {
         "/v1/publish/{subject}",
         "/v1/request/{subject}",
         "/v1/subscribe/{subject}",
+        "/v1/stats",
         "/openapi.json",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
@@ -657,4 +658,53 @@ async fn openapi_document_lists_every_route() {
 fn api_port_zero_turns_the_api_off() {
     let server = Server::start(&["--api_port", "0"]);
     assert_eq!(server.api, None);
+}
+
+#[tokio::test]
+async fn console_page_and_stats() {
+    let server = Server::start(&[]);
+    let api = server.api_url();
+    let page = reqwest::get(format!("{api}/")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("/console.js"));
+    for asset in ["/console.js", "/console.css"] {
+        let resp = reqwest::get(format!("{api}{asset}")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{asset}");
+    }
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let _sub = nc.subscribe("stats.x").await.unwrap();
+    nc.publish("stats.x", "abc".into()).await.unwrap();
+    common::sync(&nc).await;
+    let stats: Value = reqwest::get(format!("{api}/v1/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["connections"], 1);
+    assert!(stats["subscriptions"].as_u64().unwrap() >= 1);
+    assert!(stats["in_msgs"].as_u64().unwrap() >= 1);
+    assert!(stats["out_msgs"].as_u64().unwrap() >= 1);
+    assert!(stats["version"].as_str().unwrap().starts_with("2."));
+}
+
+#[tokio::test]
+async fn stats_need_credentials_when_auth_is_on() {
+    let server = Server::start(&["--auth", "s3cret"]);
+    let url = format!("{}/v1/stats", server.api_url());
+    let resp = reqwest::get(&url).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }

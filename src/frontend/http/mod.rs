@@ -16,6 +16,7 @@
 //! [`Message`]: crate::core::message::Message
 
 pub mod auth;
+pub mod console;
 pub mod headers;
 pub mod openapi;
 pub mod problem;
@@ -56,6 +57,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/nats", get(crate::frontend::websocket::upgrade))
+        .route("/", get(console::index))
+        .route("/console.js", get(console::script))
+        .route("/console.css", get(console::style))
+        .route("/v1/stats", get(console::stats))
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(shared)

@@ -25,9 +25,10 @@ use super::subscribe::{PayloadEncoding, SseMessage};
         super::publish::publish,
         super::request::request,
         super::subscribe::subscribe,
+        super::console::stats,
         openapi_json,
     ),
-    components(schemas(Problem, PublishAck, SseMessage, PayloadEncoding)),
+    components(schemas(Problem, PublishAck, SseMessage, PayloadEncoding, super::console::Stats)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "messages", description = "Publish, request and subscribe"),

@@ -23,6 +23,7 @@ const READY_TIMEOUT_MS = 20_000;
 const LISTEN_RE = /Listening for client connections on (\S+):(\d+)/;
 const MONITOR_RE = /Starting http monitor on (?:https?:\/\/)?(\S+):(\d+)/;
 const WS_RE = /Listening for websocket clients on (ws:\/\/\S+)/;
+const API_RE = /Listening for API requests on (\S+)/;
 const READY_RE = /Server is ready/;
 // tracing's formatter may colour its output; patterns are matched on plain text.
 const ANSI_RE = /\x1b\[[0-9;]*[A-Za-z]/g;
@@ -160,6 +161,7 @@ export async function startServer(opts = {}) {
     let client;
     let monitor;
     let ws;
+    let api;
     // Keeps reading for the server's whole life, so it never blocks on a full pipe.
     proc.stderr.setEncoding("utf8");
     proc.stderr.on("data", (chunk) => {
@@ -173,11 +175,13 @@ export async function startServer(opts = {}) {
         if (!client && (m = LISTEN_RE.exec(line))) client = [m[1], Number(m[2])];
         if (!monitor && (m = MONITOR_RE.exec(line))) monitor = Number(m[2]);
         if (!ws && (m = WS_RE.exec(line))) ws = m[1];
+        if (!api && (m = API_RE.exec(line))) api = m[1];
         if (READY_RE.test(line)) {
           if (!client) return rej(new Error("'Server is ready' before 'Listening for client connections on H:P'"));
           if (opts.monitor && !monitor) return rej(new Error("no 'Starting http monitor on H:P' line"));
           if (opts.websocket && !ws) return rej(new Error("no 'Listening for websocket clients on ws://H:P' line"));
           srv.wsUrl = ws;
+          srv.apiUrl = api ? `http://${api}` : undefined;
           [srv.host, srv.port] = client;
           srv.monitorPort = monitor;
           return res();
