@@ -72,7 +72,8 @@ async fn sigterm_flushes_and_exits_zero() {
             .await
             .unwrap();
     }
-    publisher.flush().await.unwrap();
+    // Once the server answered this, it has routed all 1000 into the subscriber's queue.
+    sync(&publisher).await;
     let status = Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
         .status()
