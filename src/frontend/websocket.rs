@@ -145,7 +145,7 @@ async fn bridge(shared: Arc<Shared>, socket: WebSocket, addr: SocketAddr) {
 /// nats-server's rules: with no rule configured, or no `Origin` header (not a browser),
 /// accept; otherwise the origin must match the request host (`same_origin`) and/or be in
 /// `allowed_origins`, comparing scheme, host and port (80/443 when absent).
-fn check_origin(cfg: &WebSocketConfig, headers: &HeaderMap) -> Result<(), &'static str> {
+pub(crate) fn check_origin(cfg: &WebSocketConfig, headers: &HeaderMap) -> Result<(), &'static str> {
     if !cfg.same_origin && cfg.allowed_origins.is_empty() {
         return Ok(());
     }

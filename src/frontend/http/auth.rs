@@ -29,6 +29,52 @@ struct Presented {
 
 /// Authenticates a request; `Ok` holds the identity whose permissions apply.
 pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    identify_with(shared, headers, None).await
+}
+
+/// Credentials a browser can send on a WebSocket upgrade, which cannot carry an
+/// `Authorization` header: query parameters, or the `sluice_token` cookie.
+#[derive(Debug, Default)]
+pub struct UpgradeCredentials {
+    /// `?token=`.
+    pub token: Option<String>,
+    /// `?user=`.
+    pub user: Option<String>,
+    /// `?pass=`.
+    pub pass: Option<String>,
+}
+
+/// The cookie a page can set (same site as the API) to authenticate WebSocket upgrades.
+pub const TOKEN_COOKIE: &str = "sluice_token";
+
+/// Authenticates a WebSocket upgrade: the `Authorization` header when present, else the
+/// query parameters, else the [`TOKEN_COOKIE`] cookie.
+pub async fn identify_upgrade(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    query: UpgradeCredentials,
+) -> Result<Identity, ApiError> {
+    let presented = if query.token.is_some() || query.user.is_some() || query.pass.is_some() {
+        Some(Presented {
+            user: query.user,
+            pass: query.pass,
+            token: query.token,
+        })
+    } else {
+        token_cookie(headers).map(|token| Presented {
+            token: Some(token),
+            ..Presented::default()
+        })
+    };
+    identify_with(shared, headers, presented).await
+}
+
+/// The `Authorization` header wins; `fallback` is used only without one.
+async fn identify_with(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    fallback: Option<Presented>,
+) -> Result<Identity, ApiError> {
     if !shared.auth.required() {
         return Ok(Identity::default());
     }
@@ -37,18 +83,21 @@ pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Ident
     } else {
         BASIC_CHALLENGE
     };
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::unauthorized(
-            "this server requires credentials: Authorization: Bearer <token> or Basic <user:pass>",
-            challenge,
-        ));
-    };
     let invalid = || ApiError::unauthorized("invalid credentials", challenge);
-    let presented = value
-        .to_str()
-        .ok()
-        .and_then(parse_authorization)
-        .ok_or_else(invalid)?;
+    let presented = match (headers.get(header::AUTHORIZATION), fallback) {
+        (Some(value), _) => value
+            .to_str()
+            .ok()
+            .and_then(parse_authorization)
+            .ok_or_else(invalid)?,
+        (None, Some(presented)) => presented,
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "this server requires credentials: Authorization: Bearer <token> or Basic <user:pass>",
+                challenge,
+            ));
+        }
+    };
     let check = {
         let shared = shared.clone();
         move || {
@@ -66,6 +115,18 @@ pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Ident
         check()
     };
     identity.ok_or_else(invalid)
+}
+
+/// The value of the [`TOKEN_COOKIE`] cookie, from any `Cookie` header.
+fn token_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_string())
 }
 
 /// `Bearer <token>` or `Basic <base64(user:pass)>`; the scheme is case-insensitive.
@@ -129,5 +190,18 @@ mod tests {
         for bad in ["", "Bearer", "Basic !!!", "Basic YWxpY2U=", "Digest x"] {
             assert_eq!(parse_authorization(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_token_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            "a=1; sluice_token=s3cret; b=2".parse().unwrap(),
+        );
+        assert_eq!(token_cookie(&h).as_deref(), Some("s3cret"));
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, "not_sluice_token=x".parse().unwrap());
+        assert_eq!(token_cookie(&h), None);
     }
 }

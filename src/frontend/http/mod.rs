@@ -9,6 +9,7 @@
 //! - [`publish`]: `POST /v1/publish/{subject}`, and the ingress steps shared with requests.
 //! - [`request`]: `POST /v1/request/{subject}`, the reply inbox and its one-shot sink.
 //! - [`subscribe`]: `GET /v1/subscribe/{subject}`, the SSE stream and its bounded sink.
+//! - [`jsonws`]: `GET /v1/ws`, a WebSocket of JSON frames for pages without a NATS library.
 //! - [`headers`]: the HTTP <-> NATS header scheme.
 //! - [`auth`]: `Authorization` (Bearer or Basic) to an identity, and permission checks.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers' annotations.
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod console;
 pub mod headers;
+pub mod jsonws;
 pub mod openapi;
 pub mod problem;
 pub mod publish;
@@ -55,6 +57,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/publish/{subject}", post(publish::publish))
         .route("/v1/request/{subject}", post(request::request))
         .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
+        .route("/v1/ws", get(jsonws::upgrade))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/nats", get(crate::frontend::websocket::upgrade))
         .route("/", get(console::index))

@@ -26,6 +26,7 @@ use super::subscribe::{PayloadEncoding, SseMessage};
         super::request::request,
         super::subscribe::subscribe,
         super::console::stats,
+        super::jsonws::upgrade,
         openapi_json,
     ),
     components(schemas(Problem, PublishAck, SseMessage, PayloadEncoding, super::console::Stats)),
@@ -77,6 +78,7 @@ mod tests {
             "/v1/publish/{subject}",
             "/v1/request/{subject}",
             "/v1/subscribe/{subject}",
+            "/v1/ws",
             "/openapi.json",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
@@ -84,6 +86,10 @@ mod tests {
         let publish = &doc["paths"]["/v1/publish/{subject}"]["post"]["responses"];
         for status in ["202", "400", "401", "403", "413"] {
             assert!(publish[status].is_object(), "publish {status}");
+        }
+        let ws = &doc["paths"]["/v1/ws"]["get"]["responses"];
+        for status in ["101", "400", "401", "403"] {
+            assert!(ws[status].is_object(), "ws {status}");
         }
         let body = &doc["paths"]["/v1/publish/{subject}"]["post"]["requestBody"]["content"]["application/octet-stream"]
             ["schema"];

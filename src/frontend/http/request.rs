@@ -82,10 +82,8 @@ pub async fn request(
     let inbox = Bytes::from(inbox);
     let msg = read_message(&shared, subject, Some(inbox.clone()), &headers, body).await?;
 
-    let (tx, rx) = oneshot::channel();
-    let sink = Arc::new(ReplySink {
-        tx: Mutex::new(Some(tx)),
-    });
+    let (sink, rx) = ReplySink::new();
+    let sink = Arc::new(sink);
     let client_id = shared.next_client_id();
     let sub = Subscription::new(client_id, Bytes::from_static(b"1"), inbox, None, sink);
     let _guard = SubscriptionGuard::subscribe(&shared, sub)
@@ -110,7 +108,7 @@ pub async fn request(
     }
 }
 
-fn timeout(ms: Option<u64>) -> Result<Duration, ApiError> {
+pub(super) fn timeout(ms: Option<u64>) -> Result<Duration, ApiError> {
     match ms.unwrap_or(DEFAULT_TIMEOUT_MS) {
         ms @ 1..=MAX_TIMEOUT_MS => Ok(Duration::from_millis(ms)),
         ms => Err(ApiError::new(
@@ -122,7 +120,7 @@ fn timeout(ms: Option<u64>) -> Result<Duration, ApiError> {
 
 /// `_INBOX.` and 22 random base-62 characters, like the NATS clients' inboxes, so
 /// permissions written for them (`_INBOX.>`) cover HTTP requests too.
-fn new_inbox() -> String {
+pub(super) fn new_inbox() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
     let mut inbox = String::with_capacity(29);
@@ -147,8 +145,19 @@ fn reply_response(reply: Message) -> Response {
 }
 
 /// Keeps the first message delivered to the inbox; later ones are dropped.
-struct ReplySink {
+pub(super) struct ReplySink {
     tx: Mutex<Option<oneshot::Sender<Message>>>,
+}
+
+impl ReplySink {
+    /// A sink and the receiver of the first message it gets.
+    pub(super) fn new() -> (Self, oneshot::Receiver<Message>) {
+        let (tx, rx) = oneshot::channel();
+        let sink = ReplySink {
+            tx: Mutex::new(Some(tx)),
+        };
+        (sink, rx)
+    }
 }
 
 impl Sink for ReplySink {

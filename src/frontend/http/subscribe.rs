@@ -87,7 +87,7 @@ pub struct SseMessage {
 }
 
 impl SseMessage {
-    fn new(msg: &Message, force_base64: bool) -> Self {
+    pub(crate) fn new(msg: &Message, force_base64: bool) -> Self {
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(block) = &msg.headers {
             for (name, value) in parse_nats(block).entries {
@@ -261,7 +261,7 @@ impl Sink for SseSink {
 
 /// A copy of `msg` that does not pin the publisher's read buffer, except for large payloads
 /// (copying those would cost more than the memory they keep alive).
-fn detach(msg: &Message) -> Message {
+pub(super) fn detach(msg: &Message) -> Message {
     let copy = |b: &Bytes| Bytes::copy_from_slice(b);
     Message {
         subject: copy(&msg.subject),
