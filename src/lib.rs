@@ -7,7 +7,8 @@
 //! - [`config`] and [`cli`]: the TOML file and nats-server compatible flags, merged and validated.
 //! - [`server`]: binds listeners, owns the shared state, shuts down gracefully.
 //! - [`frontend`]: wire formats in and out: the NATS client protocol over TCP and WebSocket,
-//!   and the HTTP gateway API (publish, request/reply, Server-Sent Events, OpenAPI).
+//!   and the HTTP gateway API (publish, request/reply, Server-Sent Events, a JSON WebSocket
+//!   for pages without a NATS library, OpenAPI).
 //! - [`protocol`]: the NATS protocol codec (parser and encoder), independent of sockets.
 //! - [`auth`]: users, tokens and subject permissions, shared by every front-end.
 //! - [`core`]: subjects, the subscription trie, the message type and the router.

@@ -1,6 +1,6 @@
 //! Front-ends turn a wire format into the core's message type: the NATS client protocol over
-//! TCP, the same protocol over WebSocket for browsers, and the HTTP gateway API. All share
-//! the permissions and the router.
+//! TCP, the same protocol over WebSocket for browsers, and the HTTP gateway API (which also
+//! serves JSON frames over WebSocket at `/v1/ws`). All share the permissions and the router.
 
 pub mod http;
 pub mod nats;

@@ -67,8 +67,25 @@ use crate::server::Shared;
 pub const QUEUE_LEN: usize = 1024;
 /// Requests one socket may have waiting for replies at once.
 const MAX_REQUESTS: usize = 256;
-/// How often the server pings; two silent intervals close the socket.
+/// How often the server pings.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Ping intervals without a frame from the client after which the socket is stale.
+const MAX_SILENT: u32 = 2;
+
+/// Counts ping intervals in which the client sent nothing (not even a pong).
+#[derive(Debug, Default)]
+struct Liveness {
+    silent: u32,
+}
+
+impl Liveness {
+    /// Called once per interval with whether any frame arrived since the last call; true
+    /// when the socket is stale and must be closed.
+    fn tick(&mut self, heard: bool) -> bool {
+        self.silent = if heard { 0 } else { self.silent + 1 };
+        self.silent >= MAX_SILENT
+    }
+}
 
 /// Query parameters of the upgrade: credentials for browsers, which cannot set headers.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -432,7 +449,7 @@ async fn write_loop(
     let shutdown = shared.shutdown_token().clone();
     let mut ticker = tokio::time::interval(PING_INTERVAL);
     ticker.tick().await;
-    let mut silent = 0;
+    let mut liveness = Liveness::default();
     let slow = (close_code::POLICY, "Slow Consumer");
     let why = loop {
         let out = tokio::select! {
@@ -442,8 +459,7 @@ async fn write_loop(
                 break sink.slow.load(Ordering::Acquire).then_some(slow);
             }
             _ = ticker.tick() => {
-                silent = if heard.swap(false, Ordering::Relaxed) { 0 } else { silent + 1 };
-                if silent >= 2 {
+                if liveness.tick(heard.swap(false, Ordering::Relaxed)) {
                     break Some((close_code::POLICY, "Stale Connection"));
                 }
                 WsMessage::Ping(Bytes::new())
@@ -481,5 +497,19 @@ async fn write_loop(
             reason: reason.into(),
         };
         let _ = tokio::time::timeout(deadline, ws_tx.send(WsMessage::Close(Some(frame)))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_silent_intervals_make_a_socket_stale() {
+        let mut l = Liveness::default();
+        assert!(!l.tick(false), "one silent interval is tolerated");
+        assert!(!l.tick(true), "any frame resets the count");
+        assert!(!l.tick(false));
+        assert!(l.tick(false));
     }
 }
