@@ -7,8 +7,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { connect } from "nats";
 import { startServer } from "../interop/node/server.mjs";
@@ -18,6 +19,9 @@ const NATS_WS_BUNDLE = readFileSync(
   require.resolve("nats.ws").replace(/cjs\/.*$|esm\/.*$|[^/]*$/, "") + "esm/nats.js",
 );
 const TIMEOUT = 60_000;
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+// Screenshots are kept as test artefacts (target/ is ignored by git).
+const ARTIFACTS = process.env.ARTIFACTS || `${REPO}target/browser-artifacts`;
 
 async function withBrowser(t) {
   process.env.INTEROP_KIND = "sluice";
@@ -70,7 +74,8 @@ test("the console shows counters, publishes and tails a subject", { timeout: TIM
 
   // Counters move.
   await page.waitForFunction(() => Number(document.getElementById("in-msgs").textContent.replace(/,/g, "")) >= 2);
-  await page.screenshot({ path: process.env.SCREENSHOT || "/tmp/sluice-console.png", fullPage: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/console.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
 
@@ -101,5 +106,22 @@ test("nats.ws in the browser talks to a nats.js client over /nats", { timeout: T
   }, wsUrl);
   assert.equal(answer.data, "ping from chromium");
   assert.ok(answer.version.startsWith("2."), answer.version);
+  assert.deepEqual(errors, []);
+});
+
+test("the twenty-line example page receives messages", { timeout: TIMEOUT }, async (t) => {
+  const { srv, page, errors } = await withBrowser(t);
+  const server = srv.apiUrl.replace("http://", "ws://") + "/v1/ws";
+  const file = new URL(`file://${REPO}examples/browser/index.html`);
+  file.searchParams.set("server", server);
+  file.searchParams.set("subject", "demo.>");
+  await page.goto(file.href);
+  await page.waitForFunction(() => document.body.dataset.subscribed === "true");
+  // Published over HTTP, as the example's README shows.
+  const resp = await fetch(`${srv.apiUrl}/v1/publish/demo.hello`, { method: "POST", body: "hi page" });
+  assert.equal(resp.status, 202);
+  await page.waitForFunction(() => document.getElementById("messages").textContent.includes("demo.hello: hi page"));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/example.png` });
   assert.deepEqual(errors, []);
 });
