@@ -68,12 +68,32 @@ fn parse_options() -> Options {
 struct Proc {
     child: Child,
     url: String,
+    /// `ws://host:port` of the WebSocket listener.
+    ws_url: Option<String>,
+    /// `http://host:port` of sluice's HTTP API.
+    api_url: Option<String>,
+    _dir: tempfile::TempDir,
 }
 
 impl Proc {
-    fn start(bin: &str) -> Proc {
+    /// Starts `bin` with a WebSocket listener; `sluice` says which config format to write.
+    fn start(bin: &str, sluice: bool) -> Proc {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (name, text, extra): (&str, &str, &[&str]) = if sluice {
+            ("ws.toml", "[websocket]\nport = -1\n", &["--api_port", "-1"])
+        } else {
+            (
+                "ws.conf",
+                "websocket {\n  port: -1\n  no_tls: true\n}\n",
+                &[],
+            )
+        };
+        let config = dir.path().join(name);
+        std::fs::write(&config, text).expect("write config");
         let mut child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
+            .arg(&config)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -81,10 +101,16 @@ impl Proc {
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let stderr = child.stderr.take().expect("piped");
         let mut lines = BufReader::new(stderr).lines();
-        let mut url = None;
+        let (mut url, mut ws_url, mut api_url) = (None, None, None);
         for line in lines.by_ref().map_while(Result::ok) {
             if let Some(i) = line.find("Listening for client connections on ") {
                 url = Some(format!("nats://{}", line[i + 36..].trim()));
+            }
+            if let Some(i) = line.find("Listening for websocket clients on ") {
+                ws_url = Some(line[i + 35..].trim().to_string());
+            }
+            if let Some(i) = line.find("Listening for API requests on ") {
+                api_url = Some(format!("http://{}", line[i + 30..].trim()));
             }
             if line.contains("Server is ready") {
                 break;
@@ -95,6 +121,9 @@ impl Proc {
         Proc {
             child,
             url: url.unwrap_or_else(|| panic!("{bin} printed no listen line")),
+            ws_url,
+            api_url,
+            _dir: dir,
         }
     }
 }
@@ -234,6 +263,67 @@ async fn latency(url: &str, requests: usize, concurrency: usize) -> (f64, f64) {
     (pct(0.50), pct(0.99))
 }
 
+/// Messages per second delivered to one subscriber connected over WebSocket (`ws_url`),
+/// published by a TCP client (`url`).
+async fn websocket_delivery(url: &str, ws_url: &str, msgs: usize, size: usize) -> f64 {
+    let sub_client = async_nats::ConnectOptions::new()
+        .subscription_capacity(1 << 20)
+        .connect(ws_url)
+        .await
+        .expect("connect over websocket");
+    let mut sub = sub_client.subscribe("wsbench").await.expect("subscribe");
+    let _ = sub_client.request("wsbench.sync", Bytes::new()).await;
+    let publisher = async_nats::connect(url).await.expect("connect publisher");
+    let payload = Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while n < msgs {
+            match tokio::time::timeout(Duration::from_secs(30), sub.next()).await {
+                Ok(Some(_)) => n += 1,
+                _ => break,
+            }
+        }
+        n
+    });
+    for _ in 0..msgs {
+        publisher
+            .publish("wsbench", payload.clone())
+            .await
+            .expect("publish");
+    }
+    publisher.flush().await.expect("flush");
+    let got = reader.await.expect("reader");
+    if got < msgs {
+        eprintln!("warning: websocket subscriber received {got} of {msgs}");
+    }
+    got as f64 / start.elapsed().as_secs_f64()
+}
+
+/// HTTP publishes per second: `concurrency` keep-alive clients POSTing `size`-byte bodies.
+async fn http_publish(api_url: &str, requests: usize, concurrency: usize, size: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let url = format!("{api_url}/v1/publish/httpbench");
+    let body = Bytes::from(vec![b'x'; size]);
+    let _ = client.post(&url).body(body.clone()).send().await;
+    let per = requests / concurrency;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                let resp = client.post(&url).body(body.clone()).send().await;
+                assert!(resp.is_ok_and(|r| r.status() == 202), "publish failed");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("http publisher");
+    }
+    (per * concurrency) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -242,8 +332,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let o = parse_options();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sluice = Proc::start(&o.sluice);
-    let nats = Proc::start(&o.nats_server);
+    let sluice = Proc::start(&o.sluice, true);
+    let nats = Proc::start(&o.nats_server, false);
     let scenarios = [
         Scenario::PubOnly,
         Scenario::OneToOne,
@@ -314,6 +404,46 @@ fn main() {
                 "sluice_p99_us": a99, "nats_server_p99_us": b99
             }));
         }
+    }
+    if o.only
+        .as_ref()
+        .is_none_or(|f| "websocket".contains(f.as_str()))
+    {
+        let (Some(a_ws), Some(b_ws)) = (&sluice.ws_url, &nats.ws_url) else {
+            panic!("both servers must print their websocket listener");
+        };
+        let msgs = (o.msgs / 4).max(10_000);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..o.rounds {
+            a.push(rt.block_on(websocket_delivery(&sluice.url, a_ws, msgs, 128)));
+            b.push(rt.block_on(websocket_delivery(&nats.url, b_ws, msgs, 128)));
+        }
+        let (ma, mb) = (median(a), median(b));
+        println!(
+            "\n| websocket delivery | size | sluice msgs/s | nats-server msgs/s | ratio |\n|---|---|---|---|---|\n| TCP publisher to 1 WebSocket subscriber | 128 B | {ma:.0} | {mb:.0} | {:.2} |",
+            ma / mb
+        );
+        rows.push(serde_json::json!({
+            "scenario": "websocket delivery", "size": 128, "sluice": ma, "nats_server": mb, "ratio": ma / mb
+        }));
+    }
+    if o.only
+        .as_ref()
+        .is_none_or(|f| "http publish".contains(f.as_str()))
+    {
+        let api = sluice
+            .api_url
+            .as_ref()
+            .expect("sluice prints its API address");
+        let requests = (o.msgs / 10).max(10_000);
+        let rates: Vec<f64> = (0..o.rounds)
+            .map(|_| rt.block_on(http_publish(api, requests, 16, 128)))
+            .collect();
+        let rate = median(rates);
+        println!(
+            "\n| HTTP publish (no peer) | size | sluice requests/s |\n|---|---|---|\n| 16 keep-alive clients, POST /v1/publish | 128 B | {rate:.0} |"
+        );
+        rows.push(serde_json::json!({"scenario": "http publish", "size": 128, "sluice": rate}));
     }
     if let Some(path) = o.json {
         let doc = serde_json::json!({ "msgs": o.msgs, "rounds": o.rounds, "rows": rows });
