@@ -242,3 +242,32 @@ async fn the_internal_sys_queue_group_is_refused() {
     );
     assert_eq!(raw.line().await.as_deref(), Some("PONG"));
 }
+
+#[tokio::test]
+async fn connections_over_the_limit_are_refused() {
+    let server = Server::with_config("[nats]\nmax_connections = 2\n", &[]);
+    let _a = connected(&server).await;
+    let _b = connected(&server).await;
+    let (mut third, _) = Raw::connect(&server.addr).await;
+    assert_eq!(
+        third.line().await.as_deref(),
+        Some("-ERR 'maximum connections exceeded'")
+    );
+    assert!(third.closed().await);
+}
+
+#[tokio::test]
+async fn subscriptions_over_the_limit_are_refused_but_not_fatal() {
+    let server = Server::with_config("[nats]\nmax_subscriptions = 2\n", &[]);
+    let mut raw = connected(&server).await;
+    raw.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nUNSUB 1\r\nSUB c 3\r\nPING\r\n")
+        .await;
+    assert_eq!(
+        raw.line().await.as_deref(),
+        Some("-ERR 'maximum subscriptions exceeded'")
+    );
+    // After an UNSUB there is room again, and the connection is still usable.
+    assert_eq!(raw.line().await.as_deref(), Some("PONG"));
+    raw.send(b"PUB c 1\r\nx\r\n").await;
+    assert_eq!(raw.line().await.as_deref(), Some("MSG c 3 1"));
+}
