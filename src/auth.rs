@@ -15,6 +15,7 @@ use bytes::Bytes;
 use subtle::ConstantTimeEq;
 
 use crate::config::{self, AuthConfig};
+use crate::core::router::Subscription;
 use crate::core::subject::{is_subset_match, subject_matches, subjects_overlap};
 
 /// Who a connection authenticated as, and what it may do.
@@ -210,6 +211,12 @@ impl Permissions {
                 expires: r.expires,
             }),
         }
+    }
+
+    /// Must a message on `subject` be kept from `sub`? Deny rules that only overlap a
+    /// wildcard or queue subscription are enforced per message, as nats-server does.
+    pub fn denies_delivery(&self, sub: &Subscription, subject: &[u8]) -> bool {
+        (sub.queue.is_some() || sub.is_wildcard()) && self.subscribe.denies(subject)
     }
 
     /// True when publishing is unrestricted (the hot path skips all checks).

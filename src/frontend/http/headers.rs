@@ -59,20 +59,28 @@ pub fn to_nats(headers: &HeaderMap) -> Result<Option<Bytes>, ApiError> {
     if lines.is_empty() {
         return Ok(None);
     }
+    Ok(Some(header_block(
+        lines.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+    )))
+}
+
+/// Writes `NATS/1.0\r\n`, one `Name: value` line per pair and the closing blank line. The
+/// caller has checked that names and values contain no line breaks.
+pub(crate) fn header_block<'a>(lines: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Bytes {
     let len = lines
-        .iter()
+        .clone()
         .map(|(n, v)| n.len() + v.len() + 4)
         .sum::<usize>();
     let mut block = BytesMut::with_capacity(12 + len);
     block.put_slice(b"NATS/1.0\r\n");
     for (name, value) in lines {
-        block.put_slice(name.as_bytes());
+        block.put_slice(name);
         block.put_slice(b": ");
-        block.put_slice(value.as_bytes());
+        block.put_slice(value);
         block.put_slice(b"\r\n");
     }
     block.put_slice(b"\r\n");
-    Ok(Some(block.freeze()))
+    block.freeze()
 }
 
 /// `nats-msg-id` -> `Nats-Msg-Id`, `nats-ttl` -> `Nats-TTL`.

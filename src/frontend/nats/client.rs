@@ -309,7 +309,7 @@ impl ClientState {
         let Some(perms) = self.permissions() else {
             return true;
         };
-        if (sub.queue.is_some() || sub.is_wildcard()) && perms.subscribe.denies(&msg.subject) {
+        if perms.denies_delivery(sub, &msg.subject) {
             return false;
         }
         if let (Some(_), Some(reply)) = (perms.responses, &msg.reply)

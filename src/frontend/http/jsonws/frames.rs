@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -114,8 +114,6 @@ impl Outbound {
         if self.headers.values().all(Vec::is_empty) {
             return Ok(None);
         }
-        let mut block = BytesMut::with_capacity(64);
-        block.put_slice(b"NATS/1.0\r\n");
         for (name, values) in &self.headers {
             let bad_name = name.is_empty()
                 || name
@@ -124,20 +122,20 @@ impl Outbound {
             if bad_name {
                 return Err(format!("\"{name}\" is not a valid header name"));
             }
-            for value in values {
-                if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-                    return Err(format!(
-                        "the value of header \"{name}\" contains a line break"
-                    ));
-                }
-                block.put_slice(name.as_bytes());
-                block.put_slice(b": ");
-                block.put_slice(value.as_bytes());
-                block.put_slice(b"\r\n");
+            if values
+                .iter()
+                .any(|v| v.bytes().any(|b| b == b'\r' || b == b'\n'))
+            {
+                return Err(format!(
+                    "the value of header \"{name}\" contains a line break"
+                ));
             }
         }
-        block.put_slice(b"\r\n");
-        Ok(Some(block.freeze()))
+        let lines = self
+            .headers
+            .iter()
+            .flat_map(|(name, values)| values.iter().map(move |v| (name.as_bytes(), v.as_bytes())));
+        Ok(Some(crate::frontend::http::headers::header_block(lines)))
     }
 }
 

@@ -163,8 +163,7 @@ impl Sink for WsSink {
             return Enqueued::Dropped;
         }
         if let Some(p) = &self.permissions
-            && (sub.queue.is_some() || sub.is_wildcard())
-            && p.subscribe.denies(&msg.subject)
+            && p.denies_delivery(sub, &msg.subject)
         {
             return Enqueued::Dropped;
         }
