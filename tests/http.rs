@@ -708,3 +708,40 @@ async fn stats_need_credentials_when_auth_is_on() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_token_cookie_opens_streams_but_never_writes() {
+    let server = Server::start(&["--auth", "s3cret"]);
+    let api = server.api_url();
+    let client = reqwest::Client::new();
+    let stats = client
+        .get(format!("{api}/v1/stats"))
+        .header("Cookie", "sluice_token=s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), StatusCode::OK);
+    let stream = client
+        .get(format!("{api}/v1/subscribe/cookie.test"))
+        .header("Cookie", "theme=dark; sluice_token=s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let wrong = client
+        .get(format!("{api}/v1/stats"))
+        .header("Cookie", "sluice_token=nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // A cross-site form could carry the cookie: publishing never accepts it.
+    let publish = client
+        .post(format!("{api}/v1/publish/cookie.test"))
+        .header("Cookie", "sluice_token=s3cret")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publish.status(), StatusCode::UNAUTHORIZED);
+}

@@ -23,9 +23,9 @@ const REPO = fileURLToPath(new URL("../../", import.meta.url));
 // Screenshots are kept as test artefacts (target/ is ignored by git).
 const ARTIFACTS = process.env.ARTIFACTS || `${REPO}target/browser-artifacts`;
 
-async function withBrowser(t) {
+async function withBrowser(t, opts = {}) {
   process.env.INTEROP_KIND = "sluice";
-  const srv = await startServer();
+  const srv = await startServer(opts);
   assert.ok(srv.apiUrl, "sluice printed its API address");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -123,5 +123,22 @@ test("the twenty-line example page receives messages", { timeout: TIMEOUT }, asy
   await page.waitForFunction(() => document.getElementById("messages").textContent.includes("demo.hello: hi page"));
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}/example.png` });
+  assert.deepEqual(errors, []);
+});
+
+test("with token auth, the console works once the token is entered", { timeout: TIMEOUT }, async (t) => {
+  const { srv, page, errors } = await withBrowser(t, { args: ["--auth", "s3cret"] });
+  await page.goto(`${srv.apiUrl}/`);
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("down"));
+  await page.fill("#token", "s3cret");
+  await page.dispatchEvent("#token", "change");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "up");
+  await page.fill("#tail-subject", "secure.>");
+  await page.click("#tail-start");
+  await page.waitForFunction(() => document.getElementById("tail").dataset.ready === "true");
+  await page.fill("#publish-subject", "secure.one");
+  await page.fill("#publish-payload", "with a token");
+  await page.click("button[type=submit] >> text=Publish");
+  await page.waitForFunction(() => document.getElementById("tail").textContent.includes("with a token"));
   assert.deepEqual(errors, []);
 });

@@ -32,6 +32,20 @@ pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Ident
     identify_with(shared, headers, None).await
 }
 
+/// Authenticates a read-only request (an SSE stream, the stats): the `Authorization` header,
+/// else the [`TOKEN_COOKIE`] cookie, because `EventSource` cannot send headers. Routes that
+/// change something never take the cookie, so a cross-site form cannot act with it.
+pub async fn identify_read(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+) -> Result<Identity, ApiError> {
+    let cookie = token_cookie(headers).map(|token| Presented {
+        token: Some(token),
+        ..Presented::default()
+    });
+    identify_with(shared, headers, cookie).await
+}
+
 /// Credentials a browser can send on a WebSocket upgrade, which cannot carry an
 /// `Authorization` header: query parameters, or the `sluice_token` cookie.
 #[derive(Debug, Default)]

@@ -5,7 +5,9 @@
 //! The page only uses the public API (`/v1/stats`, `/v1/publish`, `/v1/subscribe` as
 //! Server-Sent Events), so it sees exactly what any HTTP client sees and needs no
 //! privileges of its own. With users configured the browser asks for a user and password
-//! (HTTP Basic) and sends them with every request, the event stream included.
+//! (HTTP Basic) and sends them with every request, the event stream included. With a token,
+//! the page's token field sends it as a bearer token and sets the `sluice_token` cookie
+//! (SameSite=Strict) that the event stream and the stats accept.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +19,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::identify;
+use super::auth::identify_read;
 use super::problem::ApiError;
 use crate::server::{NATS_COMPAT_VERSION, Shared};
 
@@ -89,7 +91,7 @@ pub async fn stats(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
 ) -> Result<Json<Stats>, ApiError> {
-    identify(&shared, &headers).await?;
+    identify_read(&shared, &headers).await?;
     let clients = shared.clients.snapshot();
     let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let s = &shared.stats;

@@ -30,7 +30,7 @@ use tracing::warn;
 use utoipa::{IntoParams, ToSchema};
 
 use super::SubscriptionGuard;
-use super::auth::{check_subscribe, identify};
+use super::auth::{check_subscribe, identify_read};
 use super::headers::parse_nats;
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::check_length;
@@ -138,7 +138,7 @@ pub async fn subscribe(
     params: Result<Query<SubscribeParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let identity = identify(&shared, &headers).await?;
+    let identity = identify_read(&shared, &headers).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
     check_length(&shared, &subject)?;

@@ -9,6 +9,28 @@ const TAIL_MAX = 200;
 
 let last = null;
 
+// With token auth: the token goes out as a bearer token on fetches, and as the
+// `sluice_token` cookie (SameSite=Strict) for the event stream, which cannot send headers.
+// It lives in this tab's sessionStorage only.
+let token = sessionStorage.getItem("sluice_token") || "";
+
+function setToken(value) {
+  token = value;
+  sessionStorage.setItem("sluice_token", value);
+  const maxAge = value ? "" : "; max-age=0";
+  document.cookie = `sluice_token=${encodeURIComponent(value)}; path=/; SameSite=Strict${maxAge}`;
+}
+
+function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+$("token").value = token;
+$("token").addEventListener("change", (ev) => {
+  setToken(ev.target.value.trim());
+  poll();
+});
+
 function fmt(n) {
   return Number(n).toLocaleString("en-US");
 }
@@ -21,7 +43,7 @@ function uptime(s) {
 
 async function poll() {
   try {
-    const resp = await fetch("/v1/stats", { cache: "no-store" });
+    const resp = await fetch("/v1/stats", { cache: "no-store", headers: authHeaders() });
     if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
     const s = await resp.json();
     const now = performance.now();
@@ -53,6 +75,7 @@ $("publish-form").addEventListener("submit", async (ev) => {
   try {
     const resp = await fetch(`/v1/publish/${encodeURIComponent(subject)}`, {
       method: "POST",
+      headers: authHeaders(),
       body: $("publish-payload").value,
     });
     const body = await resp.json();
