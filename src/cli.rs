@@ -549,6 +549,8 @@ mod tests {
                 ping_interval: SECS(90),
                 max_pings_out: 3,
                 auth_timeout: Duration::from_millis(500),
+                lame_duck_duration: SECS(120),
+                lame_duck_grace_period: SECS(10),
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),

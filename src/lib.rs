@@ -14,6 +14,7 @@
 //! - [`core`]: subjects, the subscription trie, the message type and the router.
 //! - [`jetstream`]: persistence; so far the message store (memory and crash-safe file) that
 //!   streams will be built on. Not yet wired to the `$JS.API`.
+//! - [`lame_duck`]: SIGUSR2: stop accepting, tell clients, close them gradually, exit.
 //! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod core;
 pub mod frontend;
 pub mod jetstream;
+pub mod lame_duck;
 pub mod monitor;
 pub mod protocol;
 pub mod server;

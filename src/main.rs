@@ -59,7 +59,7 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        tokio::spawn(wait_for_signal(shutdown));
+        tokio::spawn(wait_for_signal(shutdown, running.lame_duck_token()));
         running.wait(SHUTDOWN_GRACE).await;
         if let Some(path) = pid_file {
             let _ = std::fs::remove_file(path);
@@ -68,19 +68,27 @@ fn serve(config: Config) -> ExitCode {
     })
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// Cancels `shutdown` on SIGINT or SIGTERM, and `lame_duck` on SIGUSR2 (nats-server's signal
+/// for lame duck mode).
+async fn wait_for_signal(shutdown: CancellationToken, lame_duck: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined2()),
     ) else {
         error!("Cannot install signal handlers; stop the server with SIGKILL.");
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr2.recv() => {
+                tracing::info!("Trapped SIGUSR2, entering lame duck mode.");
+                lame_duck.cancel();
+            }
+        }
     }
     tracing::info!("Trapped signal, shutting down.");
     shutdown.cancel();

@@ -209,6 +209,10 @@ pub struct Running {
     pub shared: Arc<Shared>,
     tasks: JoinSet<()>,
     shutdown: CancellationToken,
+    /// Cancelled when the client listeners must stop accepting (lame duck or shutdown).
+    accepting: CancellationToken,
+    /// Cancelled to enter lame duck mode (SIGUSR2).
+    lame_duck: CancellationToken,
 }
 
 /// Binds every listener and starts serving. Returns once clients can connect.
@@ -217,6 +221,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     shared.shutdown = shutdown.clone();
     let shared = Arc::new(shared);
     let mut tasks = JoinSet::new();
+    // Client listeners stop on their own token so lame duck mode can close them first;
+    // the API and the monitor keep answering until the end.
+    let accepting = shutdown.child_token();
 
     if shared.config.jetstream.enabled && !shared.jetstream_available() {
         warn!("JetStream is not available in this version; -js / [jetstream] is ignored.");
@@ -243,7 +250,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::frontend::websocket::serve(
             shared.clone(),
             wlistener,
-            shutdown.clone(),
+            accepting.clone(),
         ));
     }
 
@@ -262,7 +269,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     tasks.spawn(crate::frontend::nats::serve(
         shared.clone(),
         listener,
-        shutdown.clone(),
+        accepting.clone(),
     ));
     shared.ready.store(true, Ordering::Release);
     info!("Server is ready");
@@ -270,6 +277,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shared,
         tasks,
         shutdown,
+        accepting,
+        lame_duck: CancellationToken::new(),
     })
 }
 
@@ -283,10 +292,22 @@ async fn bind(host: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)
 }
 
 impl Running {
-    /// Serves until shutdown, then closes every client (flushing what is queued for them,
-    /// within `grace`) and returns.
+    /// Cancelling this token puts the server in lame duck mode (see [`crate::lame_duck`]);
+    /// it then shuts down by itself.
+    pub fn lame_duck_token(&self) -> CancellationToken {
+        self.lame_duck.clone()
+    }
+
+    /// Serves until shutdown (or the end of lame duck mode), then closes every client
+    /// (flushing what is queued for them, within `grace`) and returns.
     pub async fn wait(mut self, grace: Duration) {
-        self.shutdown.cancelled().await;
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = self.lame_duck.cancelled() => {
+                crate::lame_duck::run(&self.shared, &self.accepting, &self.shutdown).await;
+                self.shutdown.cancel();
+            }
+        }
         self.shared.ready.store(false, Ordering::Release);
         info!("Initiating Shutdown...");
         for client in self.shared.clients.snapshot() {

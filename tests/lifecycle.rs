@@ -207,3 +207,60 @@ fn example_config_is_valid() {
         "flags override the file"
     );
 }
+
+#[tokio::test]
+async fn lame_duck_mode_on_sigusr2() {
+    let mut server = Server::with_config(
+        "[nats]\nlame_duck_duration = \"1500ms\"\nlame_duck_grace_period = \"300ms\"\n",
+        &["-m", "-1"],
+    );
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let nc = async_nats::ConnectOptions::new()
+        .max_reconnects(0)
+        .event_callback(move |event| {
+            let seen = seen.clone();
+            async move { seen.lock().unwrap().push(event.to_string()) }
+        })
+        .connect(server.url())
+        .await
+        .unwrap();
+    let (mut raw, _) = Raw::connect(&server.addr).await;
+    raw.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert_eq!(raw.line().await.as_deref(), Some("PONG"));
+
+    let status = Command::new("kill")
+        .args(["-USR2", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // Connected clients hear about it: INFO with "ldm":true, which async-nats reports.
+    let info = raw.line().await.unwrap_or_default();
+    assert!(info.starts_with("INFO ") && info.contains("\"ldm\":true"), "{info}");
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            events.lock().unwrap().iter().any(|e| e.contains("lame duck"))
+        })
+        .await,
+        "events: {:?}",
+        events.lock().unwrap()
+    );
+    // No new clients, and health checks say so.
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            tokio::net::TcpStream::connect(&server.addr).await.is_err()
+        })
+        .await,
+        "still accepting"
+    );
+    let health = reqwest::get(format!("{}/healthz", server.monitor_url()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 503);
+    // Existing clients still work until they are closed.
+    nc.publish("still.here", "x".into()).await.unwrap();
+    // Then the clients are closed and the server exits cleanly.
+    assert!(raw.closed().await);
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}

@@ -31,6 +31,9 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(120);
 const DEFAULT_MAX_PINGS_OUT: u32 = 2;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server's DEFAULT_LAME_DUCK_DURATION and DEFAULT_LAME_DUCK_GRACE_PERIOD.
+const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+const LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// nats-server's DEFAULT_ALLOW_RESPONSE_MAX_MSGS and DEFAULT_ALLOW_RESPONSE_EXPIRATION.
 const RESPONSE_MAX: usize = 1;
 const RESPONSE_EXPIRES: Duration = Duration::from_secs(120);
@@ -82,6 +85,11 @@ pub struct NatsConfig {
     pub max_pings_out: u32,
     /// Time a client has to send CONNECT when auth is required.
     pub auth_timeout: Duration,
+    /// Lame duck mode (SIGUSR2): how long closing every client may take in all.
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: how long clients get to leave by themselves before the server starts
+    /// closing them.
+    pub lame_duck_grace_period: Duration,
 }
 
 /// The monitoring HTTP listener (`/varz`, `/healthz`, ...), kept apart from public ports.
@@ -303,6 +311,8 @@ pub(crate) struct NatsFile {
     ping_interval: Option<DurationFile>,
     max_pings_out: Option<u32>,
     auth_timeout: Option<DurationFile>,
+    lame_duck_duration: Option<DurationFile>,
+    lame_duck_grace_period: Option<DurationFile>,
 }
 
 #[derive(Deserialize, Default)]
@@ -659,6 +669,22 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
     );
     let max_connections = n.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
     let max_pings_out = n.max_pings_out.unwrap_or(DEFAULT_MAX_PINGS_OUT);
+    let lame_duck_duration = p.positive(
+        "nats.lame_duck_duration",
+        n.lame_duck_duration,
+        LAME_DUCK_DURATION,
+    );
+    let lame_duck_grace_period = p.positive(
+        "nats.lame_duck_grace_period",
+        n.lame_duck_grace_period,
+        LAME_DUCK_GRACE_PERIOD,
+    );
+    if lame_duck_grace_period >= lame_duck_duration {
+        p.add(
+            "nats.lame_duck_grace_period",
+            "must be shorter than nats.lame_duck_duration",
+        );
+    }
     NatsConfig {
         host,
         port,
@@ -671,6 +697,8 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         ping_interval: p.positive("nats.ping_interval", n.ping_interval, PING_INTERVAL),
         max_pings_out: p.nonzero("nats.max_pings_out", max_pings_out),
         auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
+        lame_duck_duration,
+        lame_duck_grace_period,
     }
 }
 

@@ -47,6 +47,9 @@ pub struct ServerInfo<'a> {
     pub client_id: u64,
     /// The client's address as the server sees it.
     pub client_ip: String,
+    /// Lame duck mode: the server is going away, clients should reconnect elsewhere.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ldm: bool,
 }
 
 /// Accepts connections until `shutdown` fires.
@@ -106,7 +109,7 @@ pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<
         shared.config.nats.max_pending,
         websocket,
     ));
-    client.send_proto(&render_info(shared, id, addr));
+    client.send_proto(&render_info(shared, id, addr, false));
     let over_limit = !shared
         .clients
         .insert(client.clone(), shared.config.nats.max_connections);
@@ -119,7 +122,8 @@ pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<
     client
 }
 
-fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr) -> BytesMut {
+/// The INFO line for one client; `ldm` announces lame duck mode.
+pub fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr, ldm: bool) -> BytesMut {
     let listen = shared.nats_addr();
     let host = shared.config.nats.host.clone();
     let info = ServerInfo {
@@ -136,6 +140,7 @@ fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr) -> BytesMut {
         auth_required: shared.auth.required(),
         client_id,
         client_ip: addr.ip().to_string(),
+        ldm,
     };
     let json = serde_json::to_vec(&info).unwrap_or_default();
     let mut b = BytesMut::with_capacity(json.len() + 8);
