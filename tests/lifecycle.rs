@@ -237,10 +237,17 @@ async fn lame_duck_mode_on_sigusr2() {
 
     // Connected clients hear about it: INFO with "ldm":true, which async-nats reports.
     let info = raw.line().await.unwrap_or_default();
-    assert!(info.starts_with("INFO ") && info.contains("\"ldm\":true"), "{info}");
+    assert!(
+        info.starts_with("INFO ") && info.contains("\"ldm\":true"),
+        "{info}"
+    );
     assert!(
         eventually(Duration::from_secs(5), || async {
-            events.lock().unwrap().iter().any(|e| e.contains("lame duck"))
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| e.contains("lame duck"))
         })
         .await,
         "events: {:?}",
