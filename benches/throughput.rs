@@ -51,10 +51,14 @@ fn parse_options() -> Options {
             }
             "--json" => o.json = Some(val()),
             "--only" => o.only = Some(val()),
+            "--quick" => {
+                o.msgs = 300_000;
+                o.rounds = 3;
+            }
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--sizes 16,128] [--rounds N] [--json FILE] [--only SCENARIO-SUBSTRING]"
+                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--sizes 16,128] [--rounds N] [--quick] [--json FILE] [--only SCENARIO-SUBSTRING]"
                 );
                 std::process::exit(0);
             }
@@ -324,6 +328,19 @@ async fn http_publish(api_url: &str, requests: usize, concurrency: usize, size: 
     (per * concurrency) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A progress bar on stderr for one scenario's runs (hidden when stderr is not a terminal,
+/// so the table on stdout stays clean in logs).
+fn progress(label: &str, runs: usize) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(runs as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {msg:32} [{bar:30}] {pos}/{len} runs")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(label.to_string());
+    pb
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -353,10 +370,14 @@ fn main() {
                 continue;
             }
             let (mut a, mut b) = (Vec::new(), Vec::new());
+            let pb = progress(&format!("{} {size} B", sc.name()), o.rounds * 2);
             for _ in 0..o.rounds {
                 a.push(rt.block_on(run(&sluice.url, sc, o.msgs, size)));
+                pb.inc(1);
                 b.push(rt.block_on(run(&nats.url, sc, o.msgs, size)));
+                pb.inc(1);
             }
+            pb.finish_and_clear();
             let (ma, mb) = (median(a), median(b));
             println!(
                 "| {} | {size} B | {:.0} | {:.0} | {:.2} |",
@@ -379,14 +400,18 @@ fn main() {
         );
         for conc in [1usize, 16] {
             let (mut a50, mut a99, mut b50, mut b99) = (vec![], vec![], vec![], vec![]);
+            let pb = progress(&format!("request/reply x{conc}"), o.rounds * 2);
             for _ in 0..o.rounds {
                 let (p50, p99) = rt.block_on(latency(&sluice.url, 20_000, conc));
                 a50.push(p50);
                 a99.push(p99);
+                pb.inc(1);
                 let (p50, p99) = rt.block_on(latency(&nats.url, 20_000, conc));
                 b50.push(p50);
                 b99.push(p99);
+                pb.inc(1);
             }
+            pb.finish_and_clear();
             let (a50, a99, b50, b99) = (median(a50), median(a99), median(b50), median(b99));
             let label = if conc == 1 {
                 "sequential".to_string()
@@ -414,10 +439,14 @@ fn main() {
         };
         let msgs = (o.msgs / 4).max(10_000);
         let (mut a, mut b) = (Vec::new(), Vec::new());
+        let pb = progress("websocket delivery 128 B", o.rounds * 2);
         for _ in 0..o.rounds {
             a.push(rt.block_on(websocket_delivery(&sluice.url, a_ws, msgs, 128)));
+            pb.inc(1);
             b.push(rt.block_on(websocket_delivery(&nats.url, b_ws, msgs, 128)));
+            pb.inc(1);
         }
+        pb.finish_and_clear();
         let (ma, mb) = (median(a), median(b));
         println!(
             "\n| websocket delivery | size | sluice msgs/s | nats-server msgs/s | ratio |\n|---|---|---|---|---|\n| TCP publisher to 1 WebSocket subscriber | 128 B | {ma:.0} | {mb:.0} | {:.2} |",
@@ -436,9 +465,15 @@ fn main() {
             .as_ref()
             .expect("sluice prints its API address");
         let requests = (o.msgs / 10).max(10_000);
+        let pb = progress("http publish 128 B", o.rounds);
         let rates: Vec<f64> = (0..o.rounds)
-            .map(|_| rt.block_on(http_publish(api, requests, 16, 128)))
+            .map(|_| {
+                let rate = rt.block_on(http_publish(api, requests, 16, 128));
+                pb.inc(1);
+                rate
+            })
             .collect();
+        pb.finish_and_clear();
         let rate = median(rates);
         println!(
             "\n| HTTP publish (no peer) | size | sluice requests/s |\n|---|---|---|\n| 16 keep-alive clients, POST /v1/publish | 128 B | {rate:.0} |"
