@@ -714,34 +714,27 @@ async fn the_token_cookie_opens_streams_but_never_writes() {
     let server = Server::start(&["--auth", "s3cret"]);
     let api = server.api_url();
     let client = reqwest::Client::new();
-    let stats = client
-        .get(format!("{api}/v1/stats"))
-        .header("Cookie", "sluice_token=s3cret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stats.status(), StatusCode::OK);
-    let stream = client
-        .get(format!("{api}/v1/subscribe/cookie.test"))
-        .header("Cookie", "theme=dark; sluice_token=s3cret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    let wrong = client
-        .get(format!("{api}/v1/stats"))
-        .header("Cookie", "sluice_token=nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let status = |req: reqwest::RequestBuilder, cookie: &'static str| async move {
+        req.header("Cookie", cookie).send().await.unwrap().status()
+    };
+    let stats = format!("{api}/v1/stats");
+    let stream = format!("{api}/v1/subscribe/cookie.test");
+    let publish = format!("{api}/v1/publish/cookie.test");
+    assert_eq!(
+        status(client.get(&stats), "sluice_token=s3cret").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(client.get(&stream), "theme=dark; sluice_token=s3cret").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(client.get(&stats), "sluice_token=nope").await,
+        StatusCode::UNAUTHORIZED
+    );
     // A cross-site form could carry the cookie: publishing never accepts it.
-    let publish = client
-        .post(format!("{api}/v1/publish/cookie.test"))
-        .header("Cookie", "sluice_token=s3cret")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(publish.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(client.post(&publish).body("x"), "sluice_token=s3cret").await,
+        StatusCode::UNAUTHORIZED
+    );
 }

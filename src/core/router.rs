@@ -52,6 +52,7 @@ pub struct Subscription {
     max: AtomicU64,
     delivered: AtomicU64,
     closed: AtomicBool,
+    wildcard: bool,
 }
 
 impl Subscription {
@@ -63,7 +64,11 @@ impl Subscription {
         queue: Option<Bytes>,
         sink: Arc<dyn Sink>,
     ) -> Self {
+        let wildcard = subject
+            .split(|b| *b == b'.')
+            .any(|t| t == b"*" || t == b">");
         Subscription {
+            wildcard,
             client_id,
             sid,
             subject,
@@ -92,9 +97,7 @@ impl Subscription {
 
     /// True if the subject holds `*` or `>` tokens (delivery-time deny checks need it).
     pub fn is_wildcard(&self) -> bool {
-        self.subject
-            .split(|b| *b == b'.')
-            .any(|t| t == b"*" || t == b">")
+        self.wildcard
     }
 
     /// Reserves one delivery. Returns `None` when the subscription must not receive the

@@ -23,6 +23,7 @@ pub mod jsonws;
 pub mod openapi;
 pub mod problem;
 pub mod publish;
+pub mod queue_sink;
 pub mod request;
 pub mod subscribe;
 

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -34,9 +34,9 @@ use super::auth::{check_subscribe, identify_read};
 use super::headers::parse_nats;
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::check_length;
-use crate::auth::Permissions;
+use super::queue_sink::QueueSink;
 use crate::core::message::Message;
-use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
 use crate::server::Shared;
 
@@ -159,11 +159,11 @@ pub async fn subscribe(
     check_subscribe(&identity, &subject)?;
 
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let sink = Arc::new(SseSink {
+    let sink = Arc::new(QueueSink::new(
         tx,
-        slow: AtomicBool::new(false),
-        permissions: identity.permissions.clone(),
-    });
+        identity.permissions.clone(),
+        |_, msg| detach(msg),
+    ));
     let sub = Subscription::new(
         shared.next_client_id(),
         Bytes::from_static(b"1"),
@@ -188,7 +188,7 @@ pub async fn subscribe(
 /// What the event stream owns; dropping it unsubscribes.
 struct StreamState {
     rx: mpsc::Receiver<Message>,
-    sink: Arc<SseSink>,
+    sink: Arc<QueueSink<Message>>,
     shutdown: CancellationToken,
     guard: SubscriptionGuard,
     force_base64: bool,
@@ -224,38 +224,6 @@ async fn next_event(mut st: StreamState) -> Option<(Result<Event, Infallible>, S
     }
     let data = serde_json::to_string(&SseMessage::new(&msg, st.force_base64)).unwrap_or_default();
     Some((Ok(Event::default().event("message").data(data)), st))
-}
-
-/// The subscription's sink: a bounded channel to the event stream.
-struct SseSink {
-    tx: mpsc::Sender<Message>,
-    /// Set when the channel was full; the stream then ends.
-    slow: AtomicBool,
-    /// For deny rules that only overlap a wildcard or queue subscription (checked per message).
-    permissions: Option<Arc<Permissions>>,
-}
-
-impl Sink for SseSink {
-    fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued {
-        if self.slow.load(Ordering::Relaxed) {
-            return Enqueued::Dropped;
-        }
-        if let Some(p) = &self.permissions
-            && p.denies_delivery(sub, &msg.subject)
-        {
-            return Enqueued::Dropped;
-        }
-        match self.tx.try_send(detach(msg)) {
-            Ok(()) => Enqueued::Queued { kick: false },
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.slow.store(true, Ordering::Release);
-                Enqueued::Dropped
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Enqueued::Dropped,
-        }
-    }
-
-    fn flush(&self) {}
 }
 
 /// A copy of `msg` that does not pin the publisher's read buffer, except for large payloads

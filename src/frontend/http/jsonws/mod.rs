@@ -45,7 +45,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use utoipa::IntoParams;
 
@@ -54,11 +53,12 @@ use super::SubscriptionGuard;
 use super::auth::{UpgradeCredentials, check_publish, check_subscribe, identify_upgrade};
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::{check_length, check_literal, route};
+use super::queue_sink::QueueSink;
 use super::request::{ReplySink, new_inbox, timeout};
 use super::subscribe::{SseMessage, detach};
-use crate::auth::{Identity, Permissions};
+use crate::auth::Identity;
 use crate::core::message::Message;
-use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
 use crate::frontend::websocket::check_origin;
 use crate::server::Shared;
@@ -147,42 +147,14 @@ enum Outgoing {
     Message { sid: Bytes, msg: Message },
 }
 
-/// The sink all of one socket's subscriptions share.
-struct WsSink {
-    tx: mpsc::Sender<Outgoing>,
-    /// Set when the queue was full; the writer then closes with 1008.
-    slow: AtomicBool,
-    close: CancellationToken,
-    /// For deny rules that only overlap a wildcard or queue subscription (checked per message).
-    permissions: Option<Arc<Permissions>>,
-}
+/// The sink all of one socket's subscriptions share: full means slow consumer, closed 1008.
+type WsSink = QueueSink<Outgoing>;
 
-impl Sink for WsSink {
-    fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued {
-        if self.slow.load(Ordering::Relaxed) {
-            return Enqueued::Dropped;
-        }
-        if let Some(p) = &self.permissions
-            && p.denies_delivery(sub, &msg.subject)
-        {
-            return Enqueued::Dropped;
-        }
-        let out = Outgoing::Message {
-            sid: sub.sid.clone(),
-            msg: detach(msg),
-        };
-        match self.tx.try_send(out) {
-            Ok(()) => Enqueued::Queued { kick: false },
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.slow.store(true, Ordering::Release);
-                self.close.cancel();
-                Enqueued::Dropped
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Enqueued::Dropped,
-        }
+fn wrap_delivery(sub: &Subscription, msg: &Message) -> Outgoing {
+    Outgoing::Message {
+        sid: sub.sid.clone(),
+        msg: detach(msg),
     }
-
-    fn flush(&self) {}
 }
 
 /// One socket's state. Dropping it unsubscribes everything and aborts pending requests.
@@ -199,13 +171,8 @@ struct Conn {
 async fn run(shared: Arc<Shared>, identity: Identity, socket: WebSocket) {
     let (ws_tx, mut ws_rx) = socket.split();
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let close = CancellationToken::new();
-    let sink = Arc::new(WsSink {
-        tx,
-        slow: AtomicBool::new(false),
-        close: close.clone(),
-        permissions: identity.permissions.clone(),
-    });
+    let sink = Arc::new(WsSink::new(tx, identity.permissions.clone(), wrap_delivery));
+    let close = sink.close.clone();
     let heard = Arc::new(AtomicBool::new(true));
     let writer = tokio::spawn(write_loop(
         shared.clone(),
