@@ -555,7 +555,7 @@ mod tests {
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),
             api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081 }),
-            jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into() },
+            jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into(), sync_interval: Some(Duration::from_secs(120)) },
             auth: AuthConfig {
                 token: None,
                 users: vec![

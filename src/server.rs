@@ -17,12 +17,13 @@ use rustc_hash::FxHashMap;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::core::router::Router;
 use crate::frontend::nats::client::{ClientState, CloseReason};
+use crate::jetstream::JetStream;
 
 /// The nats-server version we claim in INFO and `/varz`; clients pick features by it.
 pub const NATS_COMPAT_VERSION: &str = "2.14.0";
@@ -52,6 +53,8 @@ pub struct Shared {
     monitor_addr: OnceLock<SocketAddr>,
     websocket_addr: OnceLock<SocketAddr>,
     api_addr: OnceLock<SocketAddr>,
+    /// JetStream, once started.
+    pub jetstream: OnceLock<Arc<JetStream>>,
     shutdown: CancellationToken,
 }
 
@@ -74,14 +77,14 @@ impl Shared {
             monitor_addr: OnceLock::new(),
             websocket_addr: OnceLock::new(),
             api_addr: OnceLock::new(),
+            jetstream: OnceLock::new(),
             shutdown: CancellationToken::new(),
         }
     }
 
-    /// Whether the `$JS.API` is served. Not yet: `-js` is accepted so nats-server command
-    /// lines work, but INFO must not promise JetStream to clients until it exists.
+    /// Whether the `$JS.API` is served (`-js` / `[jetstream] enabled`); INFO tells clients.
     pub fn jetstream_available(&self) -> bool {
-        false
+        self.jetstream.get().is_some()
     }
 
     /// Messages and bytes delivered to clients so far: closed connections plus `clients`
@@ -225,8 +228,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // the API and the monitor keep answering until the end.
     let accepting = shutdown.child_token();
 
-    if shared.config.jetstream.enabled && !shared.jetstream_available() {
-        warn!("JetStream is not available in this version; -js / [jetstream] is ignored.");
+    if shared.config.jetstream.enabled {
+        let js = JetStream::start(shared.clone())?;
+        let _ = shared.jetstream.set(js);
     }
     let nats = &shared.config.nats;
     let (listener, addr) = bind(&nats.host, nats.port).await?;
@@ -319,6 +323,9 @@ impl Running {
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(js) = self.shared.jetstream.get() {
+            js.shutdown();
+        }
         info!("Server Exiting..");
     }
 }

@@ -20,6 +20,8 @@ pub use websocket::{WebSocketConfig, WebSocketListener};
 const DEFAULT_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 4222;
 const DEFAULT_API_PORT: u16 = 8080;
+/// nats-server's default `sync_interval` for file streams.
+const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
 const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
 /// nats-server refuses a max_payload above max_pending, whose default is 64 MiB; we make that
 /// a hard cap so a single message can never exceed a client's default outbound buffer.
@@ -118,6 +120,11 @@ pub struct JetStreamConfig {
     pub enabled: bool,
     /// Directory for stream data.
     pub store_dir: PathBuf,
+    /// When file streams fsync: `None` syncs every write before the publisher is acked
+    /// (`sync_interval = "always"`), `Some(d)` in the background every `d` (default 2 min,
+    /// as nats-server). Either way an acked message has been written to the OS, so it
+    /// survives a crash of the process.
+    pub sync_interval: Option<Duration>,
 }
 
 /// Client authentication: a single shared token, or a list of users (never both).
@@ -334,6 +341,7 @@ pub(crate) struct ApiFile {
 pub(crate) struct JetStreamFile {
     pub(crate) enabled: Option<bool>,
     pub(crate) store_dir: Option<PathBuf>,
+    sync_interval: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -537,9 +545,24 @@ impl FileConfig {
         if store_dir.as_os_str().is_empty() {
             p.add("jetstream.store_dir", "must not be empty");
         }
+        let sync_interval = match self.jetstream.sync_interval.as_deref() {
+            None => Some(DEFAULT_SYNC_INTERVAL),
+            Some("always") => None,
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => {
+                    p.add(
+                        "jetstream.sync_interval",
+                        "must be \"always\" or a duration such as \"2m\" or \"500ms\"",
+                    );
+                    None
+                }
+            },
+        };
         let jetstream = JetStreamConfig {
             enabled: self.jetstream.enabled.unwrap_or(false),
             store_dir,
+            sync_interval,
         };
         let auth = build_auth(&mut p, self.auth);
         let log = self.logging;

@@ -171,7 +171,14 @@ impl Router {
     /// Delivers `msg` to every matching subscription (one member per queue group).
     /// Returns how many subscriptions received it.
     pub fn publish(&self, publisher: &mut Publisher, msg: &Message) -> usize {
-        let result = publisher.lookup(&self.sublist, &msg.subject);
+        self.publish_routed(publisher, &msg.subject, msg)
+    }
+
+    /// Delivers `msg` to the subscriptions matching `route` rather than its own subject:
+    /// JetStream sends a stored message to a consumer's deliver subject or a pull request's
+    /// inbox, and the subscriber sees the subject the message was published to.
+    pub fn publish_routed(&self, publisher: &mut Publisher, route: &Bytes, msg: &Message) -> usize {
+        let result = publisher.lookup(&self.sublist, route);
         let mut delivered = 0;
         for sub in &result.plain {
             if !publisher.echo && sub.client_id == publisher.client_id {
