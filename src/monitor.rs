@@ -38,6 +38,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/subsz", get(subsz))
         .route("/subscriptionsz", get(subsz))
         .route("/healthz", get(healthz))
+        .route("/jsz", get(jsz))
         .route("/metrics", get(metrics))
         .with_state(shared)
 }
@@ -161,8 +162,41 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "out_bytes": out_bytes,
         "slow_consumers": s.slow_consumers.load(Ordering::Relaxed),
         "subscriptions": shared.router.subscription_count(),
-        "jetstream": {},
+        "jetstream": varz_jetstream(&shared),
     }))
+}
+
+/// The `jetstream` block of `/varz`: config and usage when enabled, `{}` otherwise.
+fn varz_jetstream(shared: &Shared) -> serde_json::Value {
+    let Some(js) = shared.jetstream.get() else {
+        return serde_json::json!({});
+    };
+    let q = crate::jetstream::monitor::JszQuery::default();
+    let store_dir = shared.config.jetstream.store_dir.display().to_string();
+    let z = crate::jetstream::monitor::jsz(Some(js), &shared.server_id, &store_dir, &q);
+    serde_json::json!({
+        "config": z["config"],
+        "stats": {
+            "memory": z["memory"], "storage": z["storage"], "reserved_memory": 0, "reserved_storage": 0,
+            "accounts": 1, "ha_assets": 0, "api": z["api"],
+        },
+    })
+}
+
+/// `/jsz`: JetStream usage with nats-server's fields (`?accounts`, `?streams`, `?consumers`,
+/// `?config` add detail).
+async fn jsz(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<crate::jetstream::monitor::JszQuery>,
+) -> Json<serde_json::Value> {
+    let store_dir = shared.config.jetstream.store_dir.display().to_string();
+    let js = shared.jetstream.get().map(|j| &**j);
+    Json(crate::jetstream::monitor::jsz(
+        js,
+        &shared.server_id,
+        &store_dir,
+        &q,
+    ))
 }
 
 /// Query parameters of `/connz`, as nats-server names them.
@@ -467,6 +501,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "Resident memory size in bytes.",
         resident_memory() as f64,
     );
+    if let Some(js) = shared.jetstream.get() {
+        crate::jetstream::monitor::metrics(js, &mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,

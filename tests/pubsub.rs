@@ -28,15 +28,19 @@ async fn nothing_more(sub: &mut async_nats::Subscriber) {
 
 #[tokio::test]
 async fn server_info_looks_like_nats_server() {
-    // -js is accepted, but INFO promises JetStream only once it is implemented.
-    let server = Server::start(&["-js"]);
+    // INFO promises JetStream exactly when -js turned it on.
+    let plain = Server::start(&[]);
+    assert!(!client(&plain).await.server_info().jetstream);
+    let dir = tempfile::tempdir().expect("store dir");
+    let store = dir.path().to_str().expect("utf-8 path");
+    let server = Server::start(&["-js", "-sd", store]);
     let nc = client(&server).await;
     let info = nc.server_info();
     assert!(info.version.starts_with("2.1"), "version {}", info.version);
     assert!(info.headers);
     assert_eq!(info.max_payload, 1024 * 1024);
     assert_eq!(info.proto, 1);
-    assert!(!info.jetstream);
+    assert!(info.jetstream);
     assert!(info.client_id > 0);
     assert!(info.server_id.starts_with('N') && info.server_id.len() == 56);
 }

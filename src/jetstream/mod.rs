@@ -12,6 +12,7 @@ pub mod api;
 pub mod consumer;
 pub mod headers;
 pub mod internal;
+pub mod monitor;
 pub mod store;
 pub mod stream;
 
@@ -32,7 +33,7 @@ use stream::{Stream, StreamMeta};
 
 /// The running JetStream subsystem.
 pub struct JetStream {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// `<store_dir>/jetstream/streams`.
     root: PathBuf,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,

@@ -266,3 +266,4 @@ impl Server {
         assert!(ok, "no {n} subscription(s) on {subject}");
     }
 }
+pub mod js;

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::publish::PublishAck;
+use super::publish::{PublishAck, StreamAck};
 use super::subscribe::{PayloadEncoding, SseMessage};
 
 /// The API description; [`ApiDoc::openapi`] builds the document.
@@ -29,7 +29,7 @@ use super::subscribe::{PayloadEncoding, SseMessage};
         super::jsonws::upgrade,
         openapi_json,
     ),
-    components(schemas(Problem, PublishAck, SseMessage, PayloadEncoding, super::console::Stats)),
+    components(schemas(Problem, PublishAck, StreamAck, SseMessage, PayloadEncoding, super::console::Stats)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "messages", description = "Publish, request and subscribe"),

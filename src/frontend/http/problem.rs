@@ -52,6 +52,10 @@ pub enum ProblemKind {
     SlowConsumer,
     /// 504: no reply within the request's timeout.
     Timeout,
+    /// 409: a stream refused the message because a `Nats-Expected-*` header did not hold.
+    Conflict,
+    /// 503: the stream could not store the message (limits with discard new, disk errors).
+    StoreUnavailable,
 }
 
 impl ProblemKind {
@@ -68,6 +72,8 @@ impl ProblemKind {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ProblemKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -84,6 +90,8 @@ impl ProblemKind {
             ProblemKind::NoResponders => "no-responders",
             ProblemKind::SlowConsumer => "slow-consumer",
             ProblemKind::Timeout => "timeout",
+            ProblemKind::Conflict => "expectation-failed",
+            ProblemKind::StoreUnavailable => "store-unavailable",
         }
     }
 
@@ -100,6 +108,8 @@ impl ProblemKind {
             ProblemKind::NoResponders => "No responders",
             ProblemKind::SlowConsumer => "Slow consumer",
             ProblemKind::Timeout => "Request timed out",
+            ProblemKind::Conflict => "Stream expectation failed",
+            ProblemKind::StoreUnavailable => "Stream cannot store the message",
         }
     }
 }

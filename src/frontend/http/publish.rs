@@ -12,24 +12,47 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
-use serde::Serialize;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::SubscriptionGuard;
 use super::auth::{check_publish, identify};
 use super::headers;
 use super::problem::{ApiError, Problem, ProblemKind};
+use super::request::{ReplySink, new_inbox};
 use crate::core::message::Message;
-use crate::core::router::Publisher;
+use crate::core::router::{Publisher, Subscription};
 use crate::core::subject::is_valid_literal_subject;
 use crate::server::Shared;
 
-/// The answer to a publish.
+/// The answer to a publish no stream captured.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishAck {
     /// How many subscriptions received the message (one per queue group at most).
     #[schema(example = 1)]
     pub delivered: usize,
 }
+
+/// The answer to a publish a JetStream stream captured: the stream's ack.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreamAck {
+    /// The stream that stored the message.
+    #[schema(example = "ORDERS")]
+    pub stream: String,
+    /// Its sequence in the stream.
+    #[schema(example = 42)]
+    pub seq: u64,
+    /// True when `Nats-Msg-Id` (or `Idempotency-Key`) matched an earlier message within the
+    /// stream's duplicate window: nothing new was stored.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// How long an HTTP publish waits for a stream to store the message.
+const STREAM_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Raw message bytes, sent and returned as-is (no encoding, no framing).
 #[derive(ToSchema)]
@@ -49,11 +72,14 @@ pub struct RawPayload(#[allow(dead_code, reason = "only its schema is used")] St
     ),
     request_body(content = inline(RawPayload), content_type = "application/octet-stream", description = "The payload, any bytes; may be empty"),
     responses(
-        (status = 202, description = "Accepted and routed", body = PublishAck),
+        (status = 200, description = "Stored by a JetStream stream", body = StreamAck),
+        (status = 202, description = "Accepted and routed (no stream captures the subject)", body = PublishAck),
+        (status = 409, description = "A `Nats-Expected-*` header did not hold", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Invalid subject or header", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Credentials missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Publishing to this subject is not permitted", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Headers plus payload exceed max_payload", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The stream cannot store the message", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []), ("basic" = []))
 )]
@@ -62,14 +88,90 @@ pub async fn publish(
     subject: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+) -> Result<Response, ApiError> {
     let identity = identify(&shared, &headers).await?;
     let Path(subject) = subject?;
     check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
+    let captured = shared
+        .jetstream
+        .get()
+        .is_some_and(|js| js.stream_for_subject(subject.as_bytes()).is_some());
+    if captured {
+        let inbox = Bytes::from(new_inbox());
+        let msg = read_message(&shared, subject, Some(inbox.clone()), &headers, body).await?;
+        let ack = publish_to_stream(&shared, inbox, &msg).await?;
+        return Ok((StatusCode::OK, Json(ack)).into_response());
+    }
     let msg = read_message(&shared, subject, None, &headers, body).await?;
     let delivered = route(&shared, &msg);
-    Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })))
+    Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })).into_response())
+}
+
+/// Publishes `msg` (whose reply is `inbox`) and waits for the stream's ack, as a JetStream
+/// client's `publish` does; a refusal becomes the matching problem.
+async fn publish_to_stream(
+    shared: &Arc<Shared>,
+    inbox: Bytes,
+    msg: &Message,
+) -> Result<StreamAck, ApiError> {
+    let (sink, rx) = ReplySink::new();
+    let sub = Subscription::new(
+        shared.next_client_id(),
+        Bytes::from_static(b"1"),
+        inbox,
+        None,
+        Arc::new(sink),
+    );
+    let _guard = SubscriptionGuard::subscribe(shared, sub)
+        .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
+    route(shared, msg);
+    let reply = match tokio::time::timeout(STREAM_ACK_TIMEOUT, rx).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(_)) | Err(_) => {
+            return Err(ApiError::new(
+                ProblemKind::StoreUnavailable,
+                "the stream did not acknowledge the message in time",
+            ));
+        }
+    };
+    #[derive(Deserialize)]
+    struct JsError {
+        err_code: u16,
+        description: String,
+    }
+    #[derive(Deserialize)]
+    struct AckOrError {
+        error: Option<JsError>,
+        #[serde(flatten)]
+        ack: Option<StreamAck>,
+    }
+    let parsed: AckOrError = serde_json::from_slice(&reply.payload).map_err(|e| {
+        ApiError::new(
+            ProblemKind::StoreUnavailable,
+            format!("unreadable stream ack: {e}"),
+        )
+    })?;
+    match (parsed.error, parsed.ack) {
+        (Some(e), _) => {
+            let kind = match e.err_code {
+                // message too large
+                10054 => ProblemKind::TooLarge,
+                // expected stream, last sequence, last msg id, last subject sequence
+                10060 | 10070 | 10071 => ProblemKind::Conflict,
+                _ => ProblemKind::StoreUnavailable,
+            };
+            Err(ApiError::new(
+                kind,
+                format!("{} (JetStream error {})", e.description, e.err_code),
+            ))
+        }
+        (None, Some(ack)) => Ok(ack),
+        (None, None) => Err(ApiError::new(
+            ProblemKind::StoreUnavailable,
+            "empty stream ack",
+        )),
+    }
 }
 
 /// 400 unless `subject` is a valid literal subject.

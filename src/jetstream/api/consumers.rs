@@ -182,9 +182,6 @@ fn validate(stream: &Stream, c: &ConsumerConfig) -> Result<(), ApiError> {
         if c.idle_heartbeat > 0 {
             return Err(ApiError::consumer_hb_requires_push());
         }
-        if c.ack_policy == AckPolicy::None {
-            return Err(ApiError::consumer_pull_requires_ack());
-        }
     }
     if c.max_deliver > 0 && !c.backoff.is_empty() && (c.backoff.len() as i64) > c.max_deliver {
         return Err(ApiError::consumer_max_deliver_backoff());
@@ -216,6 +213,11 @@ fn validate(stream: &Stream, c: &ConsumerConfig) -> Result<(), ApiError> {
         }
     }
     match c.deliver_policy {
+        DeliverPolicy::LastPerSubject if filters.is_empty() => {
+            Err(ApiError::consumer_invalid_policy(
+                "consumer delivery policy is deliver last per subject, but optional filter subject is not set",
+            ))
+        }
         DeliverPolicy::ByStartSequence if c.opt_start_seq == 0 => {
             Err(ApiError::consumer_invalid_policy(
                 "consumer delivery policy is deliver by start sequence, but optional start sequence is not set",

@@ -41,7 +41,23 @@ pub fn decode_request<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, A
     if trimmed.is_empty() || trimmed == b"null" {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(go_json_error_text(&e)))
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(go_json_error_text(&e)))?;
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|e| ApiError::invalid_json(go_json_error_text(&e)))
+}
+
+/// Go's decoder leaves a field alone when the JSON says `null` (clients such as async-nats
+/// send `"consumer_limits":null`); serde would reject it, so nulls inside objects go first.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Best-effort translation of a serde_json error into Go's `encoding/json` wording.

@@ -14,7 +14,6 @@ use super::types::{
     SuccessBody, check_name, format_time, ok_response,
 };
 use super::{ApiResult, page};
-use crate::core::message::Message;
 use crate::core::subject::{is_valid_subject, subjects_overlap};
 use crate::jetstream::internal::Outbox;
 use crate::jetstream::store::{PurgeRequest, StoredMessage};
@@ -523,13 +522,9 @@ pub fn direct_get(
                 ("Nats-Time-Stamp", &ts),
             ],
         );
-        let delivery = Message {
-            subject: msg.subject,
-            reply: None,
-            headers: Some(hdrs),
-            payload: msg.payload,
-        };
-        out.deliver(reply, &delivery);
+        // Sent on the reply subject itself (nats-server's direct get carries no original
+        // subject): request muxers key responses on it.
+        out.send(reply.clone(), None, Some(hdrs), msg.payload);
         if req.last_by_subj.is_empty() && req.batch == 0 {
             break;
         }

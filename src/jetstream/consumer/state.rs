@@ -131,7 +131,8 @@ impl Tracker {
     /// Records a delivery of `sseq` and returns its consumer sequence and delivery count.
     pub fn delivered(&mut self, sseq: u64, now: i64, mode: AckMode, wait: Duration) -> (u64, u64) {
         self.dseq += 1;
-        let redelivery = self.pending.contains_key(&sseq) || self.redeliver.remove(&sseq);
+        let queued = self.redeliver.remove(&sseq);
+        let redelivery = queued || self.pending.contains_key(&sseq);
         let count = if redelivery {
             let c = self.redelivered.entry(sseq).or_insert(1);
             *c += 1;
@@ -186,12 +187,11 @@ impl Tracker {
         acked
     }
 
-    /// Gives up on `sseq` after max_deliver: it leaves pending like an ack, without counting
-    /// as one for retention.
+    /// Gives up on `sseq` after max_deliver: it leaves pending, but it was never acked, so
+    /// the ack floor stays below it (as nats-server reports it).
     pub fn give_up(&mut self, sseq: u64) {
         self.pending.remove(&sseq);
         self.redeliver.remove(&sseq);
-        self.update_floor();
     }
 
     /// Schedules a redelivery of `sseq` now or after `delay`.

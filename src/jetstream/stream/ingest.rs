@@ -215,8 +215,10 @@ impl Stream {
                 StoreError::MaxMessageSize => ApiError::stream_message_exceeds_maximum(),
                 other => ApiError::stream_store_failed(other.to_string()),
             })?;
-        if let Some(id) = msg_id {
-            self.dedupe.lock().record(id, seq, now);
+        match msg_id {
+            Some(id) => self.dedupe.lock().record(id, seq, now),
+            // nats-server: a message without an id clears the last one.
+            None => self.dedupe.lock().last_msg_id = None,
         }
         if ttl > 0 {
             self.ttls.lock().insert((now.saturating_add(ttl), seq));

@@ -7,10 +7,16 @@
 //   file format is written for the permission tests (TOML for sluice, nats-server's
 //   own format for nats-server); the command line is the same for both.
 //
-// The server runs as `<bin> -a 127.0.0.1 -p -1 [args]` in its own process group. Its
-// stderr is read until `Listening for client connections on H:P` (the port) and
-// `Server is ready`. stop() kills the group: SIGTERM, then SIGKILL after 5 s.
+// The server runs as `<bin> -a 127.0.0.1 -p -1 [-js -sd <dir>] [args]` in its own process
+// group. Its stderr is read until `Listening for client connections on H:P` (the port)
+// and `Server is ready`. stop() kills the group: SIGTERM, then SIGKILL after 5 s.
 // A missing binary or a server that never gets ready throws, so the test fails.
+//
+// JetStream: startServer({ jetstream: true }) adds `-js -sd <dir>` (same flags for both
+// servers) with a fresh temporary store dir, removed by stop(). restartServer(srv, signal)
+// stops the server with SIGTERM (it must exit on its own) or SIGKILL (a crash) and starts
+// a new one with the same options on the same store dir; the port may change, so
+// clients connect again to the returned Server.
 
 import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -93,9 +99,11 @@ process.on("exit", () => {
 });
 
 export class Server {
-  constructor(proc, dir) {
+  constructor(proc, dir, opts = {}, storeDir = undefined) {
     this.proc = proc;
     this.dir = dir;
+    this.opts = opts; // what startServer got, so restartServer can repeat it
+    this.storeDir = storeDir; // the JetStream store dir (-sd) this server owns, if any
     this.log = "";
     this.host = "";
     this.port = 0;
@@ -107,22 +115,44 @@ export class Server {
     return `nats://${this.host}:${this.port}`;
   }
 
+  // Sends `signal` to the process group and waits up to graceMs for the server to exit,
+  // then SIGKILLs what is left. Resolves true if it exited within graceMs.
+  async terminate(signal, graceMs) {
+    const { proc } = this;
+    if (proc.exitCode !== null || proc.signalCode !== null) return true;
+    try { process.kill(-proc.pid, signal); } catch { /* already gone */ }
+    let timer;
+    const timeout = new Promise((res) => { timer = setTimeout(res, graceMs, "timeout"); });
+    const result = await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
+    if (result !== "timeout") return true;
+    try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
+    await this.exited;
+    return false;
+  }
+
   async stop() {
     if (!running.delete(this)) return;
-    const { proc } = this;
-    if (proc.exitCode === null && proc.signalCode === null) {
-      try { process.kill(-proc.pid, "SIGTERM"); } catch { /* already gone */ }
-      let timer;
-      const timeout = new Promise((res) => { timer = setTimeout(res, 5000, "timeout"); });
-      const result = await Promise.race([this.exited, timeout]);
-      clearTimeout(timer);
-      if (result === "timeout") {
-        try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
-        await this.exited;
-      }
-    }
+    await this.terminate("SIGTERM", 5000);
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.storeDir) rmSync(this.storeDir, { recursive: true, force: true });
   }
+}
+
+// Stops `srv` with `signal` ("SIGTERM": must exit on its own within 20 s; "SIGKILL": a
+// crash) and starts a new server with the same options and the same JetStream store
+// dir, which moves to the new Server (its stop() removes it). Returns the new Server.
+export async function restartServer(srv, signal = "SIGTERM") {
+  if (!running.delete(srv)) throw new Error("restartServer: server is not running");
+  const onItsOwn = await srv.terminate(signal, 20_000);
+  if (srv.dir) rmSync(srv.dir, { recursive: true, force: true });
+  const { storeDir } = srv;
+  srv.storeDir = undefined;
+  if (!onItsOwn) {
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    throw new Error(`server did not exit within 20 s of ${signal}:\n${srv.log}`);
+  }
+  return startServer(srv.opts, storeDir);
 }
 
 // The config text that opens a plain (no TLS) WebSocket listener on a random port.
@@ -130,8 +160,10 @@ export function websocketConfig(kind) {
   return kind === "sluice" ? "[websocket]\nport = -1\n" : "websocket {\n  port: -1\n  no_tls: true\n}\n";
 }
 
-// opts: { args?: string[], users?: [...], monitor?: boolean, websocket?: boolean }
-export async function startServer(opts = {}) {
+// opts: { args?: string[], users?: [...], monitor?: boolean, websocket?: boolean,
+//         jetstream?: boolean }
+// storeDir is for restartServer: an existing store dir the new server takes over.
+export async function startServer(opts = {}, storeDir = undefined) {
   const kind = serverKind();
   const bin = serverBinary();
   const args = ["-a", "127.0.0.1", "-p", "-1"];
@@ -147,13 +179,17 @@ export async function startServer(opts = {}) {
     writeFileSync(file, text);
     args.push("-c", file);
   }
+  if (opts.jetstream) {
+    storeDir ??= mkdtempSync(join(tmpdir(), "sluice-interop-js-"));
+    args.push("-js", "-sd", storeDir);
+  }
   args.push(...(opts.args || []));
   const proc = spawn(bin, args, {
     detached: true, // own process group, killed as a whole
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
-  const srv = new Server(proc, dir);
+  const srv = new Server(proc, dir, opts, opts.jetstream ? storeDir : undefined);
   running.add(srv);
 
   const ready = new Promise((res, rej) => {

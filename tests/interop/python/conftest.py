@@ -22,6 +22,13 @@ def server(launcher) -> Server:
     return launcher.start()
 
 
+@pytest.fixture
+def js_server(launcher) -> Server:
+    """A server with JetStream enabled (`-js -sd <tmp>/js-store-N`); restart it on the
+    same store with `launcher.restart(js_server, signal.SIGTERM or SIGKILL)`."""
+    return launcher.start(jetstream=True)
+
+
 def pytest_report_header(config):
     return [
         f"interop: INTEROP_KIND={os.environ.get('INTEROP_KIND', 'sluice')} "

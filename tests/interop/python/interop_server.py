@@ -10,11 +10,17 @@ Conventions shared with the Node suite (tests/interop/node/server.mjs):
   file format the launcher writes for the permission tests (TOML for sluice,
   nats-server's own format for nats-server); the command line is the same.
 
-The server is started as `<bin> -a 127.0.0.1 -p -1 [--api_port -1] [extra args]` in its own process
-group. Its stderr is read until `Listening for client connections on H:P` (which
+The server is started as `<bin> -a 127.0.0.1 -p -1 [--api_port -1] [-js -sd <dir>] [extra args]`
+in its own process group. Its stderr is read until `Listening for client connections on H:P` (which
 gives the port) and `Server is ready`; it is killed (group SIGTERM, then SIGKILL)
 when the test ends. A missing binary or a server that never gets ready fails the
 test; nothing here skips.
+
+JetStream: `start(jetstream=True)` adds `-js -sd <dir>` (both servers take the same
+flags), the store dir being a fresh folder in the test's tmp dir unless `store_dir` is
+given. `restart(srv, sig)` stops a server with SIGTERM (graceful; it must exit on its
+own) or SIGKILL (a crash) and starts it again with the same arguments and store dir;
+the port may change, so clients open a new connection to the returned Server.
 """
 
 from __future__ import annotations
@@ -122,6 +128,10 @@ class Server:
     port: int
     monitor_port: int | None = None
     lines: list[str] = field(default_factory=list)
+    store_dir: Path | None = None  # the JetStream store (-sd), when started with jetstream=True
+    # How it was started, so Launcher.restart can start it again the same way.
+    start_args: tuple[str, ...] = ()
+    start_opts: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -144,7 +154,14 @@ class Launcher:
         path.write_text(render_config(self.kind, users))
         return path
 
-    def start(self, *args: str, users: list[User] | None = None, monitor: bool = False) -> Server:
+    def start(
+        self,
+        *args: str,
+        users: list[User] | None = None,
+        monitor: bool = False,
+        jetstream: bool = False,
+        store_dir: Path | None = None,
+    ) -> Server:
         cmd = [str(self.binary), "-a", "127.0.0.1", "-p", "-1"]
         if self.kind == "sluice":
             # sluice's HTTP API defaults to port 8080; a free port keeps servers apart.
@@ -153,6 +170,11 @@ class Launcher:
             cmd += ["-m", "-1"]
         if users is not None:
             cmd += ["-c", str(self.write_config(users))]
+        if jetstream:
+            if store_dir is None:
+                store_dir = self.tmp_path / f"js-store-{len(self.servers)}"
+            store_dir.mkdir(parents=True, exist_ok=True)
+            cmd += ["-js", "-sd", str(store_dir)]
         cmd += list(args)
         env = dict(os.environ, NO_COLOR="1")
         proc = subprocess.Popen(
@@ -165,7 +187,14 @@ class Launcher:
             env=env,
             start_new_session=True,  # own process group, killed as a whole
         )
-        srv = Server(proc=proc, host="", port=0)
+        srv = Server(
+            proc=proc,
+            host="",
+            port=0,
+            store_dir=store_dir if jetstream else None,
+            start_args=tuple(args),
+            start_opts={"users": users, "monitor": monitor, "jetstream": jetstream},
+        )
         self.servers.append(srv)
         ready = threading.Event()
         found: dict[str, tuple[str, int]] = {}
@@ -200,23 +229,37 @@ class Launcher:
         return srv
 
     @staticmethod
-    def stop(srv: Server) -> None:
+    def stop(srv: Server, sig: int = signal.SIGTERM, grace: float = 5.0) -> bool:
+        """Signals the server's process group with `sig`, waits up to `grace` seconds
+        for it to exit, then SIGKILLs what is left. True if the server exited within
+        the grace period (always true for SIGKILL)."""
         proc = srv.proc
+        on_its_own = True
         if proc.returncode is None:
             # Not reaped yet, so the process group id is still ours to signal.
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 pass
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + grace
             while time.monotonic() < deadline and not _has_exited(proc.pid):
                 time.sleep(0.02)
+            on_its_own = _has_exited(proc.pid)
             # Whatever is left: a server ignoring SIGTERM, or anything it spawned.
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         proc.wait()
+        return on_its_own
+
+    def restart(self, srv: Server, sig: int = signal.SIGTERM) -> Server:
+        """Stops `srv` with `sig` (SIGTERM: it must exit on its own within 20 s;
+        SIGKILL: a crash) and starts a new server with the same arguments and the same
+        JetStream store dir. Returns the new Server; its port may differ."""
+        if not self.stop(srv, sig, grace=20.0):
+            pytest.fail(f"server did not exit within 20 s of signal {sig}:\n{srv.log()}")
+        return self.start(*srv.start_args, store_dir=srv.store_dir, **srv.start_opts)
 
     def stop_all(self) -> None:
         for srv in self.servers:
