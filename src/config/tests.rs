@@ -26,6 +26,9 @@ fn empty_file_gives_nats_server_defaults() {
     assert_eq!((n.write_deadline, n.ping_interval, n.auth_timeout), (SECS(10), SECS(120), SECS(2)));
     assert_eq!((c.monitor, c.jetstream.enabled), (None, false));
     assert_eq!(c.jetstream.store_dir, std::env::temp_dir().join("sluice"));
+    assert_eq!(c.jetstream.sync_interval, Some(SECS(120)));
+    assert_eq!(ok("[jetstream]\nsync_interval = \"always\"").jetstream.sync_interval, None);
+    assert_eq!(ok("[jetstream]\nsync_interval = \"5s\"").jetstream.sync_interval, Some(SECS(5)));
     assert_eq!((c.auth, c.logging), Default::default());
     assert!(c.server_name.starts_with("sluice-") && c.server_name.len() == 19);
     let d = Config::default();
@@ -109,6 +112,8 @@ fn each_validation_error_names_its_key() {
         ("[monitor]\nhost = \"a b\"".into(), "monitor.host: must not be empty or contain whitespace"),
         ("server_name = \"a b\"".into(), "server_name: must not be empty or contain spaces"),
         ("[jetstream]\nstore_dir = \"\"".into(), "jetstream.store_dir: must not be empty"),
+        ("[jetstream]\nsync_interval = \"soon\"".into(), "jetstream.sync_interval: must be \"always\" or a duration such as \"2m\" or \"500ms\""),
+        ("[jetstream]\nsync_interval = \"0s\"".into(), "jetstream.sync_interval: must be \"always\" or a duration such as \"2m\" or \"500ms\""),
         (format!("[auth]\ntoken = \"t\"\n{}", user("")), "auth: set either token or users, not both"),
         ("[auth]\ntoken = \"\"".into(), "auth.token: must not be empty"),
         (user("") + &user(""), "auth.users[1].user: duplicate user \"a\""),

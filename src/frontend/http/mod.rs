@@ -25,7 +25,9 @@ pub mod problem;
 pub mod publish;
 pub mod queue_sink;
 pub mod request;
+pub mod streams;
 pub mod subscribe;
+pub mod subscribe_stream;
 
 use std::sync::Arc;
 
@@ -59,6 +61,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/request/{subject}", post(request::request))
         .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
         .route("/v1/ws", get(jsonws::upgrade))
+        .route("/v1/streams", get(streams::list))
+        .route("/v1/streams/{name}", get(streams::info))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/nats", get(crate::frontend::websocket::upgrade))
         .route("/", get(console::index))

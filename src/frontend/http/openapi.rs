@@ -27,12 +27,15 @@ use super::subscribe::{PayloadEncoding, SseMessage};
         super::subscribe::subscribe,
         super::console::stats,
         super::jsonws::upgrade,
+        super::streams::list,
+        super::streams::info,
         openapi_json,
     ),
-    components(schemas(Problem, PublishAck, StreamAck, SseMessage, PayloadEncoding, super::console::Stats)),
+    components(schemas(Problem, PublishAck, StreamAck, super::streams::StreamList, SseMessage, PayloadEncoding, super::console::Stats)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "messages", description = "Publish, request and subscribe"),
+        (name = "streams", description = "JetStream streams, read-only"),
         (name = "meta", description = "About the API itself"),
     )
 )]

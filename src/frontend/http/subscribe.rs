@@ -6,8 +6,9 @@
 //! (a final `event: error` with a problem document, then the stream ends). The subscription
 //! is removed when the stream is dropped: client gone, slow consumer or server shutdown.
 //!
-//! `Last-Event-ID` resume needs stream-backed subjects (JetStream); until then the header is
-//! ignored and a subscription sees only messages published after it started.
+//! When a JetStream stream captures everything the pattern can match (and no queue group is
+//! asked for), the events are read from the stream instead (`subscribe_stream.rs`): they carry
+//! ids, and `Last-Event-ID` resumes after the last one seen.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -18,11 +19,12 @@ use std::time::Duration;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +37,7 @@ use super::headers::parse_nats;
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::check_length;
 use super::queue_sink::QueueSink;
+use super::subscribe_stream;
 use crate::core::message::Message;
 use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
@@ -125,7 +128,7 @@ impl SseMessage {
         SubscribeParams,
     ),
     responses(
-        (status = 200, description = "An endless `text/event-stream`: `event: message` with this JSON as `data:` per message, keep-alive comments every 15 s, and a last `event: error` (a problem document) if the client falls 1024 messages behind. `Last-Event-ID` is ignored until stream-backed subjects exist.", body = SseMessage, content_type = "text/event-stream"),
+        (status = 200, description = "An endless `text/event-stream`: `event: message` with this JSON as `data:` per message, keep-alive comments every 15 s, and a last `event: error` (a problem document) if the client falls 1024 messages behind. When a JetStream stream captures the subject, events carry `id: <stream sequence>` and a `Last-Event-ID` request header resumes right after that sequence.", body = SseMessage, content_type = "text/event-stream"),
         (status = 400, description = "Invalid subject, queue group or encoding", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Credentials missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Subscribing to this subject is not permitted", body = Problem, content_type = "application/problem+json"),
@@ -137,7 +140,7 @@ pub async fn subscribe(
     subject: Result<Path<String>, PathRejection>,
     params: Result<Query<SubscribeParams>, QueryRejection>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>, ApiError> {
     let identity = identify_read(&shared, &headers).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
@@ -157,6 +160,16 @@ pub async fn subscribe(
         ));
     }
     check_subscribe(&identity, &subject)?;
+    let force_base64 = params.encoding == Some(PayloadEncoding::Base64);
+    if params.queue.is_none()
+        && let Some(stream) = subscribe_stream::covering_stream(&shared, &subject)
+    {
+        let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+        let start = subscribe_stream::start_seq(&stream, last);
+        let perms = identity.permissions.clone();
+        let events = subscribe_stream::events(&shared, stream, subject, start, perms, force_base64);
+        return Ok(Sse::new(events.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)));
+    }
 
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
     let sink = Arc::new(QueueSink::new(
@@ -178,11 +191,11 @@ pub async fn subscribe(
         sink,
         shutdown: shared.shutdown_token().clone(),
         guard,
-        force_base64: params.encoding == Some(PayloadEncoding::Base64),
+        force_base64,
         done: false,
     };
     let stream = futures_util::stream::unfold(state, next_event);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 /// What the event stream owns; dropping it unsubscribes.

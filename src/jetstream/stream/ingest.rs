@@ -104,6 +104,7 @@ pub(super) async fn run(
         out.flush();
         if stored {
             stream.wake_consumers();
+            stream.appended.send_replace(stream.store.state().last_seq);
         }
     }
 }

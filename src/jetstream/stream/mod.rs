@@ -72,6 +72,8 @@ pub struct Stream {
     dir: Option<PathBuf>,
     sync_always: bool,
     cancel: CancellationToken,
+    /// The last sequence stored, for readers that follow the stream (SSE).
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 /// Store limits from a stream config.
@@ -139,6 +141,7 @@ impl Stream {
             dir,
             sync_always: js.sync_interval.is_none(),
             cancel: CancellationToken::new(),
+            appended: tokio::sync::watch::Sender::new(0),
         });
         stream.rebuild_dedupe();
         stream.rebuild_ttls();
@@ -343,6 +346,11 @@ impl Stream {
             );
             self.consumers.lock().insert(name, c);
         }
+    }
+
+    /// Changes whenever messages were stored; readers that follow the stream wait on it.
+    pub fn appended(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// Tells every consumer to look for new messages.
