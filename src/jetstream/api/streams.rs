@@ -125,7 +125,7 @@ fn validate(js: &JetStream, c: &StreamConfig) -> Result<(), ApiError> {
 pub fn create(js: &Arc<JetStream>, name: &str, body: &[u8]) -> ApiResult {
     let config = parse_config(js, name, body)?;
     if let Some(existing) = js.stream(name) {
-        if existing.config() == config {
+        if *existing.config() == config {
             let info = stream_info(js, &existing, None, false);
             return Ok(ok_response(
                 "stream_create",

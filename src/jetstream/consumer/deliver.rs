@@ -188,9 +188,12 @@ impl Consumer {
         }
         self.deliver(&mut inner, now, out);
         self.push_heartbeat(&mut inner, now, out);
-        self.persist(&mut inner);
+        let persist_due = self.persist(&mut inner, now);
 
         let mut next = inner.redelivery_check;
+        if let Some(due) = persist_due {
+            next = next.min(due);
+        }
         if !inner.tracker.redeliver.is_empty() {
             // Redeliveries blocked by max_ack_pending or missing interest: look again soon.
             next = next.min(now + INTEREST_POLL);

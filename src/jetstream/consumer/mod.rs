@@ -75,7 +75,14 @@ struct Inner {
     last_active: i64,
     push: PushState,
     dirty: bool,
+    /// When the bookkeeping was last written, unix nanos.
+    last_persist: i64,
 }
+
+/// Consumer state is written at most this often (nats-server also flushes it in the
+/// background): a crash loses at most this much ack progress, which means redeliveries,
+/// never lost messages.
+pub(crate) const PERSIST_EVERY: i64 = 25_000_000;
 
 /// Push consumers: heartbeat and flow control bookkeeping.
 #[derive(Default)]
@@ -144,6 +151,7 @@ impl Consumer {
                 last_active: now,
                 push: PushState::default(),
                 dirty: false,
+                last_persist: 0,
             }),
             events: tx.clone(),
             wake: Notify::new(),
@@ -192,6 +200,7 @@ impl Consumer {
     /// Stops the task and removes the subscriptions; waiting pull requests are told.
     pub fn stop(&self) {
         self.cancel.cancel();
+        self.persist(&mut self.inner.lock(), i64::MAX);
         for sub in self.subs.lock().drain(..) {
             self.shared.router.unsubscribe(&sub);
         }
@@ -276,14 +285,20 @@ impl Consumer {
             .sum::<u64>()
     }
 
-    /// Persists the bookkeeping if it changed (file streams only).
-    fn persist(&self, inner: &mut Inner) {
+    /// Persists the bookkeeping if it changed and the last write is [`PERSIST_EVERY`] old
+    /// (or `now` is `i64::MAX`: a final write). Returns when a pending write is due.
+    fn persist(&self, inner: &mut Inner, now: i64) -> Option<i64> {
         if !inner.dirty {
-            return;
+            return None;
+        }
+        let due = inner.last_persist.saturating_add(PERSIST_EVERY);
+        if now < due {
+            return Some(due);
         }
         inner.dirty = false;
+        inner.last_persist = now;
         let Some(path) = &self.state_path else {
-            return;
+            return None;
         };
         match serde_json::to_vec(&inner.tracker) {
             Ok(bytes) => {
@@ -293,6 +308,7 @@ impl Consumer {
             }
             Err(e) => warn!(consumer = %self.name, "cannot encode consumer state: {e}"),
         }
+        None
     }
 }
 

@@ -61,7 +61,9 @@ pub struct Stream {
     /// Where its messages are.
     pub store: Arc<dyn MessageStore>,
     shared: Arc<Shared>,
-    meta: Mutex<StreamMeta>,
+    /// Swapped whole on update, so the write path reads it with one lock and no copy.
+    config: Mutex<Arc<StreamConfig>>,
+    created: i64,
     consumers: Mutex<BTreeMap<String, Arc<Consumer>>>,
     subs: Mutex<Vec<Arc<Subscription>>>,
     ingest: mpsc::UnboundedSender<((), Message)>,
@@ -134,7 +136,8 @@ impl Stream {
             shared: shared.clone(),
             dedupe: Mutex::new(Dedupe::new(config.duplicate_window)),
             ttls: Mutex::new(BTreeSet::new()),
-            meta: Mutex::new(meta),
+            config: Mutex::new(Arc::new(meta.config.clone())),
+            created: meta.created,
             consumers: Mutex::new(BTreeMap::new()),
             subs: Mutex::new(Vec::new()),
             ingest: tx,
@@ -155,13 +158,13 @@ impl Stream {
     }
 
     /// The configuration.
-    pub fn config(&self) -> StreamConfig {
-        self.meta.lock().config.clone()
+    pub fn config(&self) -> Arc<StreamConfig> {
+        self.config.lock().clone()
     }
 
     /// Creation time, unix nanos.
     pub fn created(&self) -> i64 {
-        self.meta.lock().created
+        self.created
     }
 
     /// Applies an update already checked by the API (only mutable fields changed).
@@ -170,11 +173,11 @@ impl Stream {
             .set_limits(store_limits(&config))
             .map_err(|e| ApiError::stream_store_failed(e.to_string()))?;
         self.dedupe.lock().set_window(config.duplicate_window);
-        let meta = {
-            let mut m = self.meta.lock();
-            m.config = config;
-            m.clone()
+        let meta = StreamMeta {
+            config: config.clone(),
+            created: self.created,
         };
+        *self.config.lock() = Arc::new(config);
         if let Some(dir) = &self.dir {
             write_atomic(&dir.join("meta.json"), &json(&meta))
                 .map_err(|e| ApiError::stream_store_failed(e.to_string()))?;
@@ -188,7 +191,7 @@ impl Stream {
     }
 
     fn subscribe_subjects(&self) -> Result<(), ApiError> {
-        let mut subjects = self.meta.lock().config.subjects.clone();
+        let mut subjects = self.config.lock().subjects.clone();
         if subjects.is_empty() {
             subjects.push(self.name.clone());
         }
@@ -246,7 +249,10 @@ impl Stream {
         tracker: Tracker,
     ) -> Result<Arc<Consumer>, ApiError> {
         let created = now_nanos();
-        let state_path = self.consumer_dir(&name);
+        // Ephemeral and mem_storage consumers (ordered consumers, KV watchers) live in
+        // memory only, as in nats-server: nothing to write on every delivery.
+        let persistent = !config.durable_name.is_empty() && !config.mem_storage;
+        let state_path = self.consumer_dir(&name).filter(|_| persistent);
         if let Some(dir) = &state_path {
             let meta = ConsumerMeta {
                 config: config.clone(),
@@ -303,8 +309,8 @@ impl Stream {
         }
     }
 
-    /// Durable consumers and ephemeral ones of file streams persist in `obs/`; memory
-    /// streams keep nothing on disk.
+    /// Where a consumer of a file stream persists (`obs/<name>`); memory streams keep
+    /// nothing on disk.
     fn consumer_dir(&self, name: &str) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join("obs").join(name))
     }
@@ -363,7 +369,7 @@ impl Stream {
     /// Retention: a consumer acked `seqs`. Work queues drop them at once; interest streams
     /// once every interested consumer is done with them.
     pub fn on_acked(&self, _consumer: &str, seqs: &[u64]) {
-        let retention = self.meta.lock().config.retention;
+        let retention = self.config.lock().retention;
         match retention {
             RetentionPolicy::Limits => {}
             RetentionPolicy::WorkQueue => {
@@ -387,7 +393,7 @@ impl Stream {
 
     /// Rebuilds the dedupe table from the messages inside the window (after a restart).
     fn rebuild_dedupe(&self) {
-        let window = self.meta.lock().config.duplicate_window;
+        let window = self.config.lock().duplicate_window;
         let state = self.store.state();
         if window <= 0 || state.msgs == 0 {
             return;
@@ -418,7 +424,7 @@ impl Stream {
 
     /// Finds the messages with a `Nats-TTL` after a restart (streams that allow TTLs only).
     fn rebuild_ttls(&self) {
-        if !self.meta.lock().config.allow_msg_ttl {
+        if !self.config.lock().allow_msg_ttl {
             return;
         }
         let mut ttls = self.ttls.lock();
@@ -439,7 +445,7 @@ impl Stream {
     /// Expires messages past `max_age` or their `Nats-TTL` while running.
     async fn expiry_timer(self: Arc<Self>) {
         loop {
-            let max_age = self.meta.lock().config.max_age;
+            let max_age = self.config.lock().max_age;
             let mut period = if max_age > 0 {
                 Duration::from_nanos((max_age as u64 / 4).clamp(10_000_000, 1_000_000_000))
             } else {

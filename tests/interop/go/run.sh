@@ -25,7 +25,9 @@
 # Environment: INTEROP_SERVER (default target/debug/sluice; relative to the current
 # directory), INTEROP_KIND (sluice | nats-server), INTEROP_PYTHON (default .venv/bin/python,
 # needs nats-py).
-set -euo pipefail
+set -Eeuo pipefail
+# Anything failing without its own message still says where.
+trap 'echo "go-interop (${INTEROP_KIND:-sluice}): FAIL: command failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 ORIG_PWD=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -85,6 +87,7 @@ ok "go build examples/go/jetstream-events (nats.go $(sed -n 's/.*Version *= *"\(
 args=(-a 127.0.0.1 -p -1 -js -sd "$TMP/store")
 [[ $KIND == sluice ]] && args+=(--api_port -1)
 # Its own session / process group, so cleanup can kill it and anything it started.
+: >"$TMP/server.log" # exists before the loop below reads it
 setsid "$SERVER" "${args[@]}" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 PORT=
@@ -108,6 +111,7 @@ cat >"$TMP/js.py" <<'PY'
 import asyncio, json, sys, time
 import nats
 from nats.errors import NoRespondersError
+from nats.js.errors import NoStreamResponseError
 
 async def main(url, cmd, *args):
     nc = await nats.connect(url)
@@ -115,7 +119,8 @@ async def main(url, cmd, *args):
     try:
         if cmd == "publish":
             # publish FIRST LAST: event-<n> to events.<n>. The program creates the stream,
-            # so retry the first publish until the stream answers (no-responders until then).
+            # so retry the first publish until the stream answers: until then the request has
+            # no responders, which nats-py's js.publish reports as NoStreamResponseError.
             first, last = int(args[0]), int(args[1])
             deadline = time.monotonic() + 20
             for n in range(first, last + 1):
@@ -123,7 +128,7 @@ async def main(url, cmd, *args):
                     try:
                         ack = await js.publish(f"events.{n}", f"event-{n}".encode())
                         break
-                    except NoRespondersError:
+                    except (NoRespondersError, NoStreamResponseError):
                         if n != first or time.monotonic() > deadline:
                             raise
                         await asyncio.sleep(0.1)
