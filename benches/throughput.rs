@@ -1,7 +1,9 @@
 //! Core throughput, sluice beside nats-server, with the same client (async-nats) in the
 //! same run: publish-only, 1:1, fan-out 1:4 and a queue group of 4, rounds interleaved
 //! (A B A B ...) so machine noise hits both servers alike. Prints medians and the ratio
-//! sluice / nats-server, and optionally writes JSON.
+//! sluice / nats-server, and optionally writes JSON. JetStream scenarios (publish with and
+//! without fsync per message, publish latency, pull fetch + ack) live in `throughput/js.rs`,
+//! against a fresh pair of servers with an empty store for every run.
 //!
 //! `cargo bench --bench throughput -- --help` lists the options; `benches/compare.sh` builds
 //! and installs what it needs and runs it.
@@ -15,10 +17,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 
+// Not `benches/js.rs`: cargo would also build every `benches/*.rs` as a bench target.
+#[path = "throughput/js.rs"]
+mod js;
+
 struct Options {
     sluice: String,
     nats_server: String,
     msgs: usize,
+    /// Messages per JetStream publish / fetch run (`sync always` and latency runs use a fifth).
+    js_msgs: usize,
     sizes: Vec<usize>,
     rounds: usize,
     json: Option<String>,
@@ -30,6 +38,7 @@ fn parse_options() -> Options {
         sluice: "target/release/sluice".into(),
         nats_server: ".venv/bin/nats-server".into(),
         msgs: 500_000,
+        js_msgs: 100_000,
         sizes: vec![16, 128],
         rounds: 3,
         json: None,
@@ -42,6 +51,7 @@ fn parse_options() -> Options {
             "--sluice" => o.sluice = val(),
             "--nats-server" => o.nats_server = val(),
             "--msgs" => o.msgs = val().parse().expect("--msgs N"),
+            "--js-msgs" => o.js_msgs = val().parse().expect("--js-msgs N"),
             "--rounds" => o.rounds = val().parse().expect("--rounds N"),
             "--sizes" => {
                 o.sizes = val()
@@ -53,12 +63,13 @@ fn parse_options() -> Options {
             "--only" => o.only = Some(val()),
             "--quick" => {
                 o.msgs = 300_000;
+                o.js_msgs = 50_000;
                 o.rounds = 3;
             }
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--sizes 16,128] [--rounds N] [--quick] [--json FILE] [--only SCENARIO-SUBSTRING]"
+                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--js-msgs N] [--sizes 16,128] [--rounds N] [--quick] [--json FILE] [--only SCENARIO-SUBSTRING]"
                 );
                 std::process::exit(0);
             }
@@ -79,25 +90,51 @@ struct Proc {
     _dir: tempfile::TempDir,
 }
 
+/// Whether and how a server runs JetStream; the store is always a fresh directory.
+#[derive(Clone, Copy)]
+enum Js {
+    Off,
+    /// `-js -sd DIR`: each server's default sync interval (fsync in the background).
+    On,
+    /// `sync_interval = always` in the config file: fsync before every PubAck.
+    SyncAlways,
+}
+
 impl Proc {
     /// Starts `bin` with a WebSocket listener; `sluice` says which config format to write.
-    fn start(bin: &str, sluice: bool) -> Proc {
+    fn start(bin: &str, sluice: bool, js: Js) -> Proc {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (name, text, extra): (&str, &str, &[&str]) = if sluice {
-            ("ws.toml", "[websocket]\nport = -1\n", &["--api_port", "-1"])
+        let store = dir.path().join("store");
+        let store = store.to_str().expect("utf-8 temp dir");
+        let (name, mut text, mut extra) = if sluice {
+            (
+                "ws.toml",
+                "[websocket]\nport = -1\n".to_string(),
+                vec!["--api_port", "-1"],
+            )
         } else {
             (
                 "ws.conf",
-                "websocket {\n  port: -1\n  no_tls: true\n}\n",
-                &[],
+                "websocket {\n  port: -1\n  no_tls: true\n}\n".to_string(),
+                vec![],
             )
         };
+        match (js, sluice) {
+            (Js::Off, _) => {}
+            (Js::On, _) => extra.extend(["-js", "-sd", store]),
+            (Js::SyncAlways, true) => text.push_str(&format!(
+                "[jetstream]\nenabled = true\nstore_dir = \"{store}\"\nsync_interval = \"always\"\n"
+            )),
+            (Js::SyncAlways, false) => text.push_str(&format!(
+                "jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: always\n}}\n"
+            )),
+        }
         let config = dir.path().join(name);
         std::fs::write(&config, text).expect("write config");
         let mut child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
             .arg(&config)
-            .args(extra)
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -349,8 +386,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let o = parse_options();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sluice = Proc::start(&o.sluice, true);
-    let nats = Proc::start(&o.nats_server, false);
+    let sluice = Proc::start(&o.sluice, true, Js::Off);
+    let nats = Proc::start(&o.nats_server, false, Js::Off);
     let scenarios = [
         Scenario::PubOnly,
         Scenario::OneToOne,
@@ -358,17 +395,18 @@ fn main() {
         Scenario::Queue4,
     ];
     let mut rows = Vec::new();
-    println!(
-        "| scenario | size | sluice msgs/s | nats-server msgs/s | ratio |\n|---|---|---|---|---|"
-    );
+    let wanted = |sc: &Scenario| {
+        o.only
+            .as_ref()
+            .is_none_or(|f| sc.name().contains(f.as_str()))
+    };
+    if scenarios.iter().any(wanted) {
+        println!(
+            "| scenario | size | sluice msgs/s | nats-server msgs/s | ratio |\n|---|---|---|---|---|"
+        );
+    }
     for &size in &o.sizes {
-        for &sc in &scenarios {
-            if o.only
-                .as_ref()
-                .is_some_and(|f| !sc.name().contains(f.as_str()))
-            {
-                continue;
-            }
+        for &sc in scenarios.iter().filter(|sc| wanted(sc)) {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let pb = progress(&format!("{} {size} B", sc.name()), o.rounds * 2);
             for _ in 0..o.rounds {
@@ -480,8 +518,11 @@ fn main() {
         );
         rows.push(serde_json::json!({"scenario": "http publish", "size": 128, "sluice": rate}));
     }
+    js::run_all(&o, &rt, &mut rows);
     if let Some(path) = o.json {
-        let doc = serde_json::json!({ "msgs": o.msgs, "rounds": o.rounds, "rows": rows });
+        let doc = serde_json::json!({
+            "msgs": o.msgs, "js_msgs": o.js_msgs, "rounds": o.rounds, "rows": rows
+        });
         std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json"))
             .expect("write json");
     }
