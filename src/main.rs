@@ -106,10 +106,14 @@ fn init_logging(config: &Config) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sluice={level}")));
+    // A closed stderr (the reading end of a pipe gone) must not matter: with internal error
+    // logging on, tracing-subscriber reports the failed write with eprintln!, which panics
+    // and takes down whichever task was logging (the signal handler, for one).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(false);
+        .with_ansi(false)
+        .log_internal_errors(false);
     match &config.logging.log_file {
         Some(path) => match std::fs::OpenOptions::new()
             .create(true)

@@ -271,3 +271,38 @@ async fn lame_duck_mode_on_sigusr2() {
     assert!(raw.closed().await);
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn sigterm_still_stops_the_server_after_its_stderr_is_gone() {
+    use std::io::{BufRead, BufReader};
+    // Like `sluice | head`: the reader of stderr goes away, later log writes fail with EPIPE.
+    let mut child = Command::new(common::binary())
+        .args(["-a", "127.0.0.1", "-p", "-1", "--api_port", "-1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("Server is ready"))));
+    drop(lines);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        exit.and_then(|s| s.code()),
+        Some(0),
+        "sluice must exit 0 on SIGTERM"
+    );
+}
