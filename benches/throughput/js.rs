@@ -82,9 +82,6 @@ async fn create_stream(js: &jetstream::Context) -> stream::Stream {
         name: "BENCH".into(),
         subjects: vec!["bench.js.>".into()],
         storage: stream::StorageType::File,
-        // async-nats sends `"consumer_limits": null` when unset, which sluice rejects
-        // ("expected struct StreamConsumerLimits"); zero limits mean "none" to both servers.
-        consumer_limits: Some(stream::ConsumerLimits::default()),
         ..Default::default()
     })
     .await

@@ -282,8 +282,10 @@ impl Consumer {
             let route = match &push_subject {
                 Some(s) => s.clone(),
                 None => {
-                    while let Some(front) = inner.waiting.queue.front() {
-                        if out.has_interest(&front.reply) {
+                    // Requests whose requester went away are dropped, as nats-server does.
+                    while let Some(front) = inner.waiting.queue.front_mut() {
+                        if front.interest_seen || out.has_interest(&front.reply) {
+                            front.interest_seen = true;
                             break;
                         }
                         inner.waiting.queue.pop_front();

@@ -25,6 +25,9 @@ pub struct PullRequest {
     pub heartbeat: i64,
     /// When the last message or heartbeat went out, unix nanos.
     pub last_sent: i64,
+    /// Someone was subscribed to `reply` when the request reached the front of the queue
+    /// (checked once per request, not per message).
+    pub interest_seen: bool,
 }
 
 /// The JSON form of a request body.
@@ -78,6 +81,7 @@ impl PullRequest {
             },
             heartbeat: req.idle_heartbeat,
             last_sent: now,
+            interest_seen: false,
         })
     }
 
