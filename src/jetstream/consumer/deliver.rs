@@ -87,6 +87,15 @@ impl Consumer {
                     return;
                 };
                 let mode = inner.settings.ack;
+                // An ack for a message this consumer has not delivered yet (a delivery of a
+                // previous run whose state was not written before a crash) is ignored and,
+                // as nats-server does, not confirmed: the message will be delivered again.
+                let ahead = sseq >= inner.tracker.next_sseq
+                    && !inner.tracker.pending.contains_key(&sseq)
+                    && !inner.tracker.last_per_subject.contains(&sseq);
+                if ahead && matches!(kind, AckKind::Ack | AckKind::Term | AckKind::Next(_)) {
+                    return;
+                }
                 match kind {
                     AckKind::Ack | AckKind::Term => acked.extend(inner.tracker.ack(sseq, mode)),
                     AckKind::Nak(delay) => {
