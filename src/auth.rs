@@ -25,6 +25,8 @@ pub struct Identity {
     pub user: Option<String>,
     /// `None` means no restrictions.
     pub permissions: Option<Arc<Permissions>>,
+    /// May manage plugins: the token holder under token auth, users marked `admin`.
+    pub admin: bool,
 }
 
 /// Credentials as a client presented them (CONNECT fields, HTTP headers, ...).
@@ -49,6 +51,7 @@ pub struct Authenticator {
 struct UserEntry {
     password: String,
     permissions: Option<Arc<Permissions>>,
+    admin: bool,
 }
 
 impl Authenticator {
@@ -66,6 +69,7 @@ impl Authenticator {
                 let entry = UserEntry {
                     password: u.password.clone(),
                     permissions,
+                    admin: u.admin,
                 };
                 (u.user.clone(), entry)
             })
@@ -91,7 +95,11 @@ impl Authenticator {
     pub fn authenticate(&self, creds: Credentials<'_>) -> Option<Identity> {
         if let Some(token) = &self.token {
             let given = creds.token?;
-            return compare_password(token, given).then(Identity::default);
+            let operator = Identity {
+                admin: true,
+                ..Identity::default()
+            };
+            return compare_password(token, given).then_some(operator);
         }
         if self.users.is_empty() {
             return Some(Identity::default());
@@ -104,6 +112,7 @@ impl Authenticator {
         Some(Identity {
             user: Some(name.to_string()),
             permissions: entry.permissions.clone(),
+            admin: entry.admin,
         })
     }
 }
@@ -289,6 +298,7 @@ mod tests {
                 user: "alice".into(),
                 password: hash,
                 permissions: None,
+                admin: false,
             }],
             ..Default::default()
         });

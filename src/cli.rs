@@ -30,6 +30,79 @@ pub enum Command {
     Help(String),
     /// `--version` was asked for: print this text to stdout and exit 0.
     Version(String),
+    /// `sluice plugin ...`: manage the plugins of a running server through its API.
+    Plugin(PluginCommand),
+}
+
+/// `sluice plugin` subcommands; each is one request to a running server's `/v1/plugins`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum PluginCommand {
+    /// Upload a plugin, or replace the one with this name
+    Put {
+        /// Plugin name (letters, digits, '-', '_')
+        name: String,
+        /// The component (.wasm) to upload
+        file: PathBuf,
+        /// Subject patterns it sees, comma-separated (e.g. 'orders.>')
+        #[arg(long, value_delimiter = ',', required = true)]
+        subjects: Vec<String>,
+        /// Position in the chain, lower runs first [default: 0]
+        #[arg(long, allow_hyphen_values = true)]
+        order: Option<i32>,
+        /// A config pair for the plugin's init; repeat for more
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// drop, pass or dead-letter:<subject> [default: drop]
+        #[arg(long)]
+        on_error: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List plugins with their bindings and counters
+    Ls {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Remove a plugin
+    Rm {
+        /// Plugin name
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run a plugin on one message and print the verdict (nothing is published)
+    Test {
+        /// Plugin name
+        name: String,
+        /// Subject of the test message
+        #[arg(long)]
+        subject: String,
+        /// Payload of the test message
+        #[arg(long, default_value = "")]
+        data: String,
+        /// A header NAME:VALUE; repeat for more
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// Where the server's API is and how to authenticate to it.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ApiArgs {
+    /// Base URL of the server's HTTP API
+    #[arg(long, env = "SLUICE_API", default_value = "http://127.0.0.1:8080")]
+    pub api: String,
+    /// Token (with token auth)
+    #[arg(long, env = "SLUICE_TOKEN")]
+    pub token: Option<String>,
+    /// User name of an admin user
+    #[arg(long, env = "SLUICE_USER")]
+    pub user: Option<String>,
+    /// Password of that user
+    #[arg(long, env = "SLUICE_PASS")]
+    pub pass: Option<String>,
 }
 
 /// Parses argv (including argv[0]), loads the `-c` file if given, applies flags over it and
@@ -53,10 +126,10 @@ where
         }
     };
     match cli.command {
-        Some(Sub::Serve(args)) => serve(args),
-        None => serve(cli.serve),
+        Some(Sub::Serve(args)) => serve(args).map(Command::Serve),
+        Some(Sub::Plugin(cmd)) => Ok(Command::Plugin(cmd)),
+        None => serve(cli.serve).map(Command::Serve),
     }
-    .map(Command::Serve)
 }
 
 fn usage(msg: impl Into<String>) -> ConfigError {
@@ -200,6 +273,9 @@ struct Cli {
 enum Sub {
     /// Run the broker (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Manage the plugins of a running server (put, ls, rm, test)
+    #[command(subcommand)]
+    Plugin(PluginCommand),
 }
 
 #[derive(Args)]
@@ -350,6 +426,8 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
             user: Some(user),
             password: Some(password),
             permissions: None,
+            // The one user of the command line is the operator.
+            admin: Some(true),
         }];
     } else if let Some(token) = args.auth {
         file.auth.token = Some(token);
@@ -554,6 +632,7 @@ mod tests {
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),
+            plugins: Default::default(),
             api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081 }),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into(), sync_interval: Some(Duration::from_secs(120)) },
             auth: AuthConfig {
@@ -562,6 +641,7 @@ mod tests {
                     UserConfig {
                         user: "alice".into(),
                         password: HASH.into(),
+                        admin: false,
                         permissions: perms(
                             rule(&["orders.>"], &["orders.secret"]),
                             rule(&["_INBOX.>"], &[]),
@@ -571,6 +651,7 @@ mod tests {
                     UserConfig {
                         user: "bob".into(),
                         password: "plain".into(),
+                        admin: false,
                         permissions: perms(
                             rule(&["a.*"], &[]),
                             rule(&["b.>"], &[]),

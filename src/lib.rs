@@ -25,5 +25,6 @@ pub mod frontend;
 pub mod jetstream;
 pub mod lame_duck;
 pub mod monitor;
+pub mod plugin;
 pub mod protocol;
 pub mod server;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Serve(config) => serve(config),
+        Command::Plugin(cmd) => sluice::plugin::cli::run(cmd),
         Command::Help(text) | Command::Version(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -51,6 +52,9 @@ fn serve(config: Config) -> ExitCode {
         }
         let pid_file = config.logging.pid_file.clone();
         let shutdown = CancellationToken::new();
+        // Installed before the server says it is ready, so a SIGTERM sent right after
+        // "Server is ready" is a clean shutdown, not the default (abrupt) termination.
+        let signals = Signals::install();
         let running = match sluice::server::start(config, shutdown.clone()).await {
             Ok(r) => r,
             Err(e) => {
@@ -59,7 +63,11 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        tokio::spawn(wait_for_signal(shutdown, running.lame_duck_token()));
+        tokio::spawn(wait_for_signal(
+            signals,
+            shutdown,
+            running.lame_duck_token(),
+        ));
         running.wait(SHUTDOWN_GRACE).await;
         if let Some(path) = pid_file {
             let _ = std::fs::remove_file(path);
@@ -68,23 +76,44 @@ fn serve(config: Config) -> ExitCode {
     })
 }
 
+/// The signals the server reacts to, registered with the OS.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Registers the handlers; `None` (logged) if the OS refuses.
+    fn install() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::user_defined2()),
+        ) {
+            (Ok(term), Ok(int), Ok(usr2)) => Some(Signals { term, int, usr2 }),
+            _ => {
+                error!("Cannot install signal handlers; stop the server with SIGKILL.");
+                None
+            }
+        }
+    }
+}
+
 /// Cancels `shutdown` on SIGINT or SIGTERM, and `lame_duck` on SIGUSR2 (nats-server's signal
 /// for lame duck mode).
-async fn wait_for_signal(shutdown: CancellationToken, lame_duck: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined2()),
-    ) else {
-        error!("Cannot install signal handlers; stop the server with SIGKILL.");
-        return;
-    };
+async fn wait_for_signal(
+    signals: Option<Signals>,
+    shutdown: CancellationToken,
+    lame_duck: CancellationToken,
+) {
+    let Some(mut s) = signals else { return };
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = usr2.recv() => {
+            _ = s.term.recv() => break,
+            _ = s.int.recv() => break,
+            _ = s.usr2.recv() => {
                 tracing::info!("Trapped SIGUSR2, entering lame duck mode.");
                 lame_duck.cancel();
             }

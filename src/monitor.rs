@@ -504,6 +504,15 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     if let Some(js) = shared.jetstream.get() {
         crate::jetstream::monitor::metrics(js, &mut out);
     }
+    let plugins: Vec<_> = shared
+        .plugins
+        .list()
+        .into_iter()
+        .map(|p| (p.name, p.metrics))
+        .collect();
+    if !plugins.is_empty() {
+        crate::plugin::metrics::prometheus(&plugins, &mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::core::router::Router;
 use crate::frontend::nats::client::{ClientState, CloseReason};
 use crate::jetstream::JetStream;
+use crate::plugin::Plugins;
 
 /// The nats-server version we claim in INFO and `/varz`; clients pick features by it.
 pub const NATS_COMPAT_VERSION: &str = "2.14.0";
@@ -55,6 +56,8 @@ pub struct Shared {
     api_addr: OnceLock<SocketAddr>,
     /// JetStream, once started.
     pub jetstream: OnceLock<Arc<JetStream>>,
+    /// The WebAssembly plugins every published message passes through.
+    pub plugins: Plugins,
     shutdown: CancellationToken,
 }
 
@@ -62,7 +65,9 @@ impl Shared {
     /// Builds the shared state from configuration.
     pub fn new(config: Config) -> Self {
         let auth = Authenticator::from_config(&config.auth);
+        let plugins = Plugins::new(&config);
         Shared {
+            plugins,
             config,
             server_id: new_server_id(),
             router: Router::new(),
@@ -228,6 +233,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // the API and the monitor keep answering until the end.
     let accepting = shutdown.child_token();
 
+    // Instantiating runs each plugin's init, which may use WASI streams: not on a worker.
+    crate::plugin::chain::blocking(|| shared.plugins.start())?;
     if shared.config.jetstream.enabled {
         let js = JetStream::start(shared.clone())?;
         let _ = shared.jetstream.set(js);

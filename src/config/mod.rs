@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod plugins;
 mod websocket;
+pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
 pub use websocket::{WebSocketConfig, WebSocketListener};
 
 const DEFAULT_HOST: &str = "0.0.0.0";
@@ -58,6 +60,8 @@ pub struct Config {
     pub jetstream: JetStreamConfig,
     /// Client authentication and authorization.
     pub auth: AuthConfig,
+    /// WebAssembly plugins: storage, default limits, preloads.
+    pub plugins: PluginsConfig,
     /// Log verbosity and files written at start-up.
     pub logging: LoggingConfig,
 }
@@ -158,6 +162,8 @@ pub struct UserConfig {
     pub password: String,
     /// This user's permissions; `None` falls back to `default_permissions`.
     pub permissions: Option<Permissions>,
+    /// May manage plugins (`/v1/plugins`, `sluice plugin ...`).
+    pub admin: bool,
 }
 
 impl fmt::Debug for UserConfig {
@@ -167,6 +173,7 @@ impl fmt::Debug for UserConfig {
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("permissions", &self.permissions)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -298,6 +305,7 @@ pub(crate) struct FileConfig {
     pub(crate) nats: NatsFile,
     pub(crate) monitor: MonitorFile,
     pub(crate) websocket: websocket::WebSocketFile,
+    pub(crate) plugins: plugins::PluginsFile,
     pub(crate) api: ApiFile,
     pub(crate) jetstream: JetStreamFile,
     pub(crate) auth: AuthFile,
@@ -358,6 +366,7 @@ pub(crate) struct UserFile {
     pub(crate) user: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) permissions: Option<PermissionsFile>,
+    pub(crate) admin: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -397,7 +406,7 @@ pub(crate) enum SizeFile {
     untagged,
     expecting = "invalid duration: expected integer seconds or a string like \"10s\""
 )]
-enum DurationFile {
+pub(crate) enum DurationFile {
     Secs(u64),
     Text(String),
 }
@@ -540,6 +549,7 @@ impl FileConfig {
             }),
         };
         let websocket = websocket::build(&mut p, self.websocket, &nats.host);
+        let plugins = plugins::build(&mut p, self.plugins);
         let api = build_api(&mut p, self.api, &nats.host);
         let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
         if store_dir.as_os_str().is_empty() {
@@ -577,6 +587,7 @@ impl FileConfig {
             nats,
             monitor,
             websocket,
+            plugins,
             api,
             jetstream,
             auth,
@@ -763,6 +774,7 @@ fn build_auth(p: &mut Problems, f: AuthFile) -> AuthConfig {
             user,
             password,
             permissions,
+            admin: u.admin.unwrap_or(false),
         });
     }
     if f.token.as_deref() == Some("") {

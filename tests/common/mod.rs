@@ -21,7 +21,7 @@ pub struct Server {
     pub api: Option<String>,
     /// Log lines after readiness, for tests that check logging.
     pub logs: mpsc::Receiver<String>,
-    _dir: Option<tempfile::TempDir>,
+    _dir: tempfile::TempDir,
 }
 
 /// The binary cargo built for this test run.
@@ -41,11 +41,19 @@ impl Server {
     }
 
     fn start_with_config(toml: Option<&str>, args: &[&str]) -> Server {
-        let dir = toml.map(|_| tempfile::tempdir().expect("temp dir"));
+        let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(binary());
         // A free API port too: the default 8080 would collide between tests run in parallel.
         cmd.args(["-a", "127.0.0.1", "-p", "-1", "--api_port", "-1"]);
-        if let (Some(dir), Some(toml)) = (&dir, toml) {
+        // A store dir of its own: the default (<temp>/sluice) is shared by every server on
+        // the machine, and with it the plugins uploaded there.
+        let own_store = !args
+            .iter()
+            .any(|a| matches!(*a, "-sd" | "--sd" | "-store_dir" | "--store_dir"));
+        if own_store {
+            cmd.arg("-sd").arg(dir.path().join("store"));
+        }
+        if let Some(toml) = toml {
             let path = dir.path().join("sluice.toml");
             std::fs::write(&path, toml).expect("write config");
             cmd.arg("-c").arg(path);
@@ -267,3 +275,4 @@ impl Server {
     }
 }
 pub mod js;
+pub mod plugins;

@@ -21,6 +21,7 @@ pub mod console;
 pub mod headers;
 pub mod jsonws;
 pub mod openapi;
+pub mod plugins;
 pub mod problem;
 pub mod publish;
 pub mod queue_sink;
@@ -61,6 +62,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/request/{subject}", post(request::request))
         .route("/v1/subscribe/{subject}", get(subscribe::subscribe))
         .route("/v1/ws", get(jsonws::upgrade))
+        .route("/v1/plugins", get(plugins::list))
+        .route(
+            "/v1/plugins/{name}",
+            get(plugins::get_one)
+                .put(plugins::put)
+                .patch(plugins::patch)
+                .delete(plugins::delete),
+        )
+        .route("/v1/plugins/{name}/test", post(plugins::test))
         .route("/v1/streams", get(streams::list))
         .route("/v1/streams/{name}", get(streams::info))
         .route("/openapi.json", get(openapi::openapi_json))

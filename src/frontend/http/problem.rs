@@ -56,6 +56,10 @@ pub enum ProblemKind {
     Conflict,
     /// 503: the stream could not store the message (limits with discard new, disk errors).
     StoreUnavailable,
+    /// 422: a plugin rejected the message.
+    Rejected,
+    /// 415: the body is not of the content type the route takes.
+    UnsupportedMediaType,
 }
 
 impl ProblemKind {
@@ -74,6 +78,8 @@ impl ProblemKind {
             ProblemKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProblemKind::Conflict => StatusCode::CONFLICT,
             ProblemKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -92,6 +98,8 @@ impl ProblemKind {
             ProblemKind::Timeout => "timeout",
             ProblemKind::Conflict => "expectation-failed",
             ProblemKind::StoreUnavailable => "store-unavailable",
+            ProblemKind::Rejected => "rejected-by-plugin",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
         }
     }
 
@@ -110,6 +118,8 @@ impl ProblemKind {
             ProblemKind::Timeout => "Request timed out",
             ProblemKind::Conflict => "Stream expectation failed",
             ProblemKind::StoreUnavailable => "Stream cannot store the message",
+            ProblemKind::Rejected => "Rejected by a plugin",
+            ProblemKind::UnsupportedMediaType => "Unsupported media type",
         }
     }
 }

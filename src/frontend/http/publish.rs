@@ -23,9 +23,11 @@ use super::auth::{check_publish, identify};
 use super::headers;
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::request::{ReplySink, new_inbox};
+use crate::auth::Identity;
 use crate::core::message::Message;
 use crate::core::router::{Publisher, Subscription};
 use crate::core::subject::is_valid_literal_subject;
+use crate::plugin::{self, Chained, Protocol, Rejection};
 use crate::server::Shared;
 
 /// The answer to a publish no stream captured.
@@ -93,19 +95,53 @@ pub async fn publish(
     let Path(subject) = subject?;
     check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
+    let msg = read_message(&shared, subject, None, &headers, body).await?;
+    shared.stats.record_in(1, msg.size() as u64);
+    let ctx = || plugin::context(Protocol::Http, None, identity.user.as_deref());
+    let one = match shared.plugins.process(ctx, msg) {
+        Chained::Untouched(untouched) => untouched,
+        Chained::Processed(mut processed) => {
+            for m in &processed.dead_letters {
+                route_raw(&shared, m);
+            }
+            if let Some(r) = &processed.rejected {
+                return Err(rejected(r));
+            }
+            if processed.deliver.len() != 1 {
+                // Dropped or fanned out: report deliveries, no single stream ack applies.
+                let delivered = processed
+                    .deliver
+                    .iter()
+                    .map(|m| route_raw(&shared, m))
+                    .sum();
+                return Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })).into_response());
+            }
+            processed.deliver.pop().expect("one message")
+        }
+    };
     let captured = shared
         .jetstream
         .get()
-        .is_some_and(|js| js.stream_for_subject(subject.as_bytes()).is_some());
+        .is_some_and(|js| js.stream_for_subject(&one.subject).is_some());
     if captured {
         let inbox = Bytes::from(new_inbox());
-        let msg = read_message(&shared, subject, Some(inbox.clone()), &headers, body).await?;
+        let msg = Message {
+            reply: Some(inbox.clone()),
+            ..one
+        };
         let ack = publish_to_stream(&shared, inbox, &msg).await?;
         return Ok((StatusCode::OK, Json(ack)).into_response());
     }
-    let msg = read_message(&shared, subject, None, &headers, body).await?;
-    let delivered = route(&shared, &msg);
+    let delivered = route_raw(&shared, &one);
     Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })).into_response())
+}
+
+/// The problem a plugin's rejection becomes.
+pub(super) fn rejected(r: &Rejection) -> ApiError {
+    ApiError::new(
+        ProblemKind::Rejected,
+        format!("rejected by plugin {}: {}", r.plugin, r.reason),
+    )
 }
 
 /// Publishes `msg` (whose reply is `inbox`) and waits for the stream's ack, as a JetStream
@@ -125,7 +161,7 @@ async fn publish_to_stream(
     );
     let _guard = SubscriptionGuard::subscribe(shared, sub)
         .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
-    route(shared, msg);
+    route_raw(shared, msg);
     let reply = match tokio::time::timeout(STREAM_ACK_TIMEOUT, rx).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(_)) | Err(_) => {
@@ -257,9 +293,27 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-/// Hands `msg` to the router as a one-message publisher; returns how many subscriptions got it.
-pub(super) fn route(shared: &Shared, msg: &Message) -> usize {
+/// Runs the plugin chain on `msg` and routes the outcome; returns how many subscriptions got
+/// something, or a 422 problem when a plugin rejected the message.
+pub(super) fn route(
+    shared: &Shared,
+    protocol: Protocol,
+    identity: &Identity,
+    msg: Message,
+) -> Result<usize, ApiError> {
     shared.stats.record_in(1, msg.size() as u64);
+    let mut publisher = Publisher::new(shared.next_client_id(), true);
+    let ctx = || plugin::context(protocol, None, identity.user.as_deref());
+    let routed = plugin::route(shared, &mut publisher, ctx, msg);
+    publisher.flush();
+    match &routed.rejected {
+        Some(r) => Err(rejected(r)),
+        None => Ok(routed.delivered),
+    }
+}
+
+/// Hands `msg` to the router without the plugin chain (it already went through it).
+fn route_raw(shared: &Shared, msg: &Message) -> usize {
     let mut publisher = Publisher::new(shared.next_client_id(), true);
     let delivered = shared.router.publish(&mut publisher, msg);
     publisher.flush();

@@ -27,6 +27,7 @@ use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::{RawPayload, check_literal, read_message, route};
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::plugin::Protocol;
 use crate::server::Shared;
 
 /// Used when the query names no timeout.
@@ -89,12 +90,13 @@ pub async fn request(
     let _guard = SubscriptionGuard::subscribe(&shared, sub)
         .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
 
-    if route(&shared, &msg) == 0 {
+    let subject = msg.subject.clone();
+    if route(&shared, Protocol::Http, &identity, msg)? == 0 {
         return Err(ApiError::new(
             ProblemKind::NoResponders,
             format!(
                 "no subscriber matched \"{}\"",
-                String::from_utf8_lossy(&msg.subject)
+                String::from_utf8_lossy(&subject)
             ),
         ));
     }

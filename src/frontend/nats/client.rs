@@ -216,6 +216,11 @@ impl ClientState {
         }
     }
 
+    /// The authenticated user name, if users are configured (plugins see it).
+    pub fn user(&self) -> Option<&str> {
+        self.identity.get().and_then(|i| i.user.as_deref())
+    }
+
     /// The client's permissions, if restricted.
     pub fn permissions(&self) -> Option<&Arc<Permissions>> {
         self.identity.get().and_then(|i| i.permissions.as_ref())

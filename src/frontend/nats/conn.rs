@@ -18,6 +18,7 @@ use crate::auth::Credentials;
 use crate::core::message::Message;
 use crate::core::router::{Publisher, Subscription};
 use crate::core::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
+use crate::plugin::{self, Protocol};
 use crate::protocol::{ClientOp, Decoder, encoder};
 use crate::server::Shared;
 
@@ -335,17 +336,30 @@ impl Connection {
         };
         self.in_msgs += 1;
         self.in_bytes += msg.size() as u64;
-        let delivered = self.shared.router.publish(&mut self.publisher, &msg);
-        if delivered == 0 && self.opts.no_responders {
-            self.no_responders(&msg);
+        // Only requests need the subject and reply afterwards (no-responders, rejections).
+        let request = msg.reply.clone().map(|r| (msg.subject.clone(), r));
+        let client = &self.client;
+        let protocol = if client.websocket {
+            Protocol::Websocket
+        } else {
+            Protocol::Nats
+        };
+        let ctx = || plugin::context(protocol, Some(client.id), client.user());
+        let routed = plugin::route(&self.shared, &mut self.publisher, ctx, msg);
+        if let Some((subject, reply)) = request {
+            if let Some(rejection) = &routed.rejected {
+                let answer = plugin::rejection_reply(&self.shared, &subject, reply, rejection);
+                self.shared.router.publish(&mut self.publisher, &answer);
+            } else if routed.delivered == 0 && self.opts.no_responders {
+                self.no_responders(&subject, &reply);
+            }
         }
         self.ok();
         Flow::Continue
     }
 
     /// Tells a requester nobody is listening, with the 503 status message nats-server sends.
-    fn no_responders(&mut self, msg: &Message) {
-        let Some(reply) = &msg.reply else { return };
+    fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
         let sid = {
             let subs = self.client.subs.lock();
             subs.values()
@@ -357,9 +371,9 @@ impl Connection {
                 .map(|s| s.sid.clone())
         };
         let Some(sid) = sid else { return };
-        let mut hdr = Vec::with_capacity(32 + msg.subject.len());
+        let mut hdr = Vec::with_capacity(32 + subject.len());
         hdr.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
-        hdr.extend_from_slice(&msg.subject);
+        hdr.extend_from_slice(subject);
         hdr.extend_from_slice(b"\r\n\r\n");
         let mut line = BytesMut::with_capacity(hdr.len() * 2 + 64);
         encoder::write_hmsg_header(&mut line, reply, &sid, None, hdr.len(), hdr.len());

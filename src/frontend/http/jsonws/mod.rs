@@ -61,6 +61,7 @@ use crate::core::message::Message;
 use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
 use crate::frontend::websocket::check_origin;
+use crate::plugin::Protocol;
 use crate::server::Shared;
 
 /// Frames queued per socket before it is a slow consumer.
@@ -325,8 +326,8 @@ impl Conn {
         );
         let guard =
             SubscriptionGuard::subscribe(&self.shared, sub).map_err(|e| (400, e.to_string()))?;
-        if route(&self.shared, &msg) == 0 {
-            let subject = String::from_utf8_lossy(&msg.subject);
+        let subject = String::from_utf8_lossy(&msg.subject).into_owned();
+        if route(&self.shared, Protocol::Websocket, &self.identity, msg).map_err(api)? == 0 {
             return Err((503, format!("no subscriber matched \"{subject}\"")));
         }
         let tx = self.sink.tx.clone();
@@ -357,7 +358,7 @@ fn publish(shared: &Shared, identity: &Identity, out: &Outbound) -> Result<usize
         None => None,
     };
     let msg = build(shared, identity, out, reply)?;
-    Ok(route(shared, &msg))
+    route(shared, Protocol::Websocket, identity, msg)
 }
 
 /// The message a publish or request frame describes, after the subject, permission, header,

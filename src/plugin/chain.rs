@@ -1,0 +1,297 @@
+//! The chain: the bound plugins in order, run on every message before routing.
+//!
+//! Each message goes through the plugins whose binding matches its subject, in binding order;
+//! a plugin's output (one message, none, or several) is what the next plugin sees. System
+//! subjects (`$JS.>`, `$SYS.>`, which include JetStream API requests and acks) reach only
+//! plugins bound to them explicitly. A failing or rejecting plugin costs only the message at
+//! hand: its binding's `on_error` decides whether that message is dropped, passed on
+//! unchanged or sent to a dead-letter subject.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tracing::warn;
+
+use super::binding::{Binding, OnError};
+use super::convert::{apply_edit, from_plugin, header_block, header_pairs, to_plugin};
+use super::host::{CallError, Context, Instance, Limits, Module, PluginMessage, Verdict};
+use super::metrics::{Outcome, PluginMetrics};
+use crate::core::message::Message;
+use crate::core::subject::subject_matches;
+
+/// Idle instances kept per plugin (one per thread that calls it at once is enough).
+const POOL_MAX: usize = 16;
+/// Header a dead-lettered message carries: which plugin failed, and how.
+pub const ERROR_HEADER: &str = "Sluice-Plugin-Error";
+/// Header a dead-lettered message carries: the subject it was published to.
+pub const ORIGINAL_SUBJECT_HEADER: &str = "Sluice-Original-Subject";
+
+/// A plugin ready to run: its module, binding, limits, warm instances and counters.
+pub struct Loaded {
+    /// Its name.
+    pub name: String,
+    /// How it is bound.
+    pub binding: Binding,
+    /// The compiled component.
+    pub module: Module,
+    /// Size of the uploaded component in bytes.
+    pub size: usize,
+    /// When the component was uploaded, unix nanos.
+    pub uploaded: i64,
+    /// Counters, kept across binding changes and swaps of the same name.
+    pub metrics: Arc<PluginMetrics>,
+    limits: Limits,
+    on_error: OnError,
+    config: Vec<(String, String)>,
+    pool: Mutex<Vec<Instance>>,
+    /// Set once the plugin used a WASI stream (stdout, stderr): wasmtime-wasi serves those
+    /// by blocking on the async runtime, which a runtime worker thread may not do, so this
+    /// plugin's calls run in `block_in_place` from then on.
+    needs_blocking: AtomicBool,
+}
+
+impl Loaded {
+    /// Prepares a plugin: instantiates it once, which runs `init` with the binding's config,
+    /// so a config the plugin refuses is reported before the plugin goes live.
+    pub fn new(
+        name: String,
+        binding: Binding,
+        module: Module,
+        limits: Limits,
+        size: usize,
+        uploaded: i64,
+        metrics: Arc<PluginMetrics>,
+    ) -> Result<Loaded, CallError> {
+        let config = binding.config_pairs();
+        let first = module.instantiate(&name, &config, limits)?;
+        Ok(Loaded {
+            on_error: binding.on_error(),
+            name,
+            binding,
+            module,
+            size,
+            uploaded,
+            metrics,
+            limits,
+            config,
+            pool: Mutex::new(vec![first]),
+            needs_blocking: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the plugin sees messages on `subject`.
+    pub fn applies(&self, subject: &[u8]) -> bool {
+        let system = subject.starts_with(b"$JS.") || subject.starts_with(b"$SYS.");
+        self.binding
+            .subjects
+            .iter()
+            .any(|p| subject_matches(p.as_bytes(), subject) && (!system || p.starts_with('$')))
+    }
+
+    /// Runs the plugin on one message with a pooled instance (a fresh one when none is idle,
+    /// a poisoned one is dropped), counting the outcome.
+    pub fn call(&self, ctx: &Context, msg: &PluginMessage) -> Result<Verdict, CallError> {
+        if self.needs_blocking.load(Ordering::Relaxed) {
+            return blocking(|| self.call_here(ctx, msg));
+        }
+        // A WASI stream call panics on a runtime worker ("cannot start a runtime from within
+        // a runtime"); wasmtime carries the panic out of the guest. The instance it was in is
+        // dropped with the unwinding stack, and the call is made again where blocking is
+        // allowed.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.call_here(ctx, msg))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.needs_blocking.store(true, Ordering::Relaxed);
+                warn!(plugin = %self.name, "the plugin writes to stdout or stderr; its calls now run off the async workers");
+                blocking(|| self.call_here(ctx, msg))
+            }
+        }
+    }
+
+    fn call_here(&self, ctx: &Context, msg: &PluginMessage) -> Result<Verdict, CallError> {
+        let started = Instant::now();
+        let pooled = self.pool.lock().pop();
+        let mut instance = match pooled {
+            Some(i) => i,
+            None => match self
+                .module
+                .instantiate(&self.name, &self.config, self.limits)
+            {
+                Ok(i) => i,
+                Err(e) => {
+                    self.metrics.record(Outcome::Error, started.elapsed());
+                    return Err(e);
+                }
+            },
+        };
+        let result = instance.on_message(ctx, msg);
+        let outcome = match &result {
+            Ok(Verdict::Pass) => Outcome::Pass,
+            Ok(Verdict::Drop(_)) => Outcome::Drop,
+            Ok(Verdict::Modify(_)) => Outcome::Modify,
+            Ok(Verdict::Emit(_)) => Outcome::Emit,
+            Ok(Verdict::Reject { .. }) => Outcome::Reject,
+            Err(CallError::Trap(_)) => Outcome::Trap,
+            Err(CallError::Deadline) => Outcome::Deadline,
+            Err(CallError::Memory) => Outcome::Memory,
+            Err(_) => Outcome::Error,
+        };
+        self.metrics.record(outcome, started.elapsed());
+        if !instance.is_poisoned() {
+            let mut pool = self.pool.lock();
+            if pool.len() < POOL_MAX {
+                pool.push(instance);
+            }
+        }
+        result
+    }
+}
+
+/// Runs `f` where it may block on the async runtime: through `block_in_place` on a runtime
+/// worker thread, directly anywhere else.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Why a publisher's message was refused, for protocols that can tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The plugin that refused it.
+    pub plugin: String,
+    /// Its reason.
+    pub reason: String,
+}
+
+/// What the chain made of one message.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Messages to route, in order.
+    pub deliver: Vec<Message>,
+    /// Originals to publish on dead-letter subjects (routed without the chain).
+    pub dead_letters: Vec<Message>,
+    /// Set when a plugin rejected the message.
+    pub rejected: Option<Rejection>,
+}
+
+/// What the chain did with a message.
+pub enum Chained {
+    /// No plugin applies: the message goes on as it was.
+    Untouched(Message),
+    /// Plugins ran: what to route, dead letters, a rejection.
+    Processed(Processed),
+}
+
+/// The plugins in the order they run.
+#[derive(Default)]
+pub struct Chain {
+    /// Sorted by `(order, name)`.
+    pub plugins: Vec<Arc<Loaded>>,
+}
+
+impl Chain {
+    /// A chain of `plugins`, put in running order.
+    pub fn new(mut plugins: Vec<Arc<Loaded>>) -> Chain {
+        plugins.sort_by(|a, b| (a.binding.order, &a.name).cmp(&(b.binding.order, &b.name)));
+        Chain { plugins }
+    }
+
+    /// Runs the chain. A message no plugin applies to comes back untouched, so the common
+    /// case costs one subject match per plugin and no copy.
+    pub fn process(&self, ctx: &Context, msg: Message) -> Chained {
+        if !self.plugins.iter().any(|p| p.applies(&msg.subject)) {
+            return Chained::Untouched(msg);
+        }
+        let mut out = Processed::default();
+        let mut current = vec![msg];
+        for plugin in &self.plugins {
+            let mut next = Vec::with_capacity(current.len());
+            for m in current {
+                if plugin.applies(&m.subject) {
+                    run_one(plugin, ctx, m, &mut next, &mut out);
+                } else {
+                    next.push(m);
+                }
+            }
+            current = next;
+        }
+        out.deliver = current;
+        Chained::Processed(out)
+    }
+}
+
+/// One plugin on one message: its verdict applied, or its binding's error policy.
+fn run_one(
+    plugin: &Loaded,
+    ctx: &Context,
+    m: Message,
+    next: &mut Vec<Message>,
+    out: &mut Processed,
+) {
+    let verdict = plugin.call(ctx, &to_plugin(&m));
+    let failure = match verdict {
+        Ok(Verdict::Pass) => {
+            next.push(m);
+            return;
+        }
+        Ok(Verdict::Drop(_)) => return,
+        Ok(Verdict::Modify(edit)) => match apply_edit(m.clone(), edit) {
+            Ok(edited) => {
+                next.push(edited);
+                return;
+            }
+            Err(e) => e,
+        },
+        Ok(Verdict::Emit(list)) => match list
+            .into_iter()
+            .map(from_plugin)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(msgs) => {
+                next.extend(msgs);
+                return;
+            }
+            Err(e) => e,
+        },
+        Ok(Verdict::Reject { reason, .. }) => {
+            out.rejected = Some(Rejection {
+                plugin: plugin.name.clone(),
+                reason: reason.clone(),
+            });
+            format!("rejected: {reason}")
+        }
+        Err(e) => e.to_string(),
+    };
+    match &plugin.on_error {
+        OnError::Drop => {}
+        OnError::Pass => next.push(m),
+        OnError::DeadLetter(subject) => {
+            out.dead_letters
+                .push(dead_letter(m, subject, &plugin.name, &failure))
+        }
+    }
+}
+
+/// The original message readdressed to the dead-letter subject, with why in its headers.
+fn dead_letter(m: Message, subject: &str, plugin: &str, error: &str) -> Message {
+    let mut pairs = m.headers.as_deref().map(header_pairs).unwrap_or_default();
+    pairs.push((ERROR_HEADER.to_string(), format!("{plugin}: {error}")));
+    pairs.push((
+        ORIGINAL_SUBJECT_HEADER.to_string(),
+        String::from_utf8_lossy(&m.subject).into_owned(),
+    ));
+    Message {
+        subject: Bytes::copy_from_slice(subject.as_bytes()),
+        reply: None,
+        headers: header_block(&pairs),
+        payload: m.payload,
+    }
+}

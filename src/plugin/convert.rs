@@ -1,0 +1,200 @@
+//! Between the broker's [`Message`] (raw NATS header block, `Bytes`) and the plugin's view
+//! ([`PluginMessage`]: header pairs, owned bytes), and applying a plugin's [`Edit`].
+//!
+//! A header block is only rebuilt when a plugin changes headers, so messages a plugin passes
+//! or only re-subjects keep their exact bytes (status lines included).
+
+use bytes::Bytes;
+
+use super::host::{Edit, PluginMessage};
+use crate::core::message::Message;
+use crate::core::subject::is_valid_literal_subject;
+
+/// The header pairs of a NATS header block, in order (values are lossy UTF-8).
+pub fn header_pairs(block: &[u8]) -> Vec<(String, String)> {
+    let mut lines = block.split(|b| *b == b'\n');
+    lines.next(); // NATS/1.0 status line
+    lines
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = memchr::memchr(b':', line)?;
+            let name = String::from_utf8_lossy(line[..colon].trim_ascii()).into_owned();
+            let value = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
+            (!name.is_empty()).then_some((name, value))
+        })
+        .collect()
+}
+
+/// A header block from pairs; `None` when there are none. CR and LF inside names or values
+/// are dropped so a plugin cannot inject protocol lines.
+pub fn header_block(pairs: &[(String, String)]) -> Option<Bytes> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let clean = |s: &str| s.replace(['\r', '\n'], "");
+    let mut out = String::from("NATS/1.0\r\n");
+    for (k, v) in pairs {
+        out.push_str(&clean(k).replace(':', ""));
+        out.push_str(": ");
+        out.push_str(&clean(v));
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    Some(Bytes::from(out))
+}
+
+/// The plugin's copy of a message.
+pub fn to_plugin(msg: &Message) -> PluginMessage {
+    PluginMessage {
+        subject: String::from_utf8_lossy(&msg.subject).into_owned(),
+        reply_to: msg
+            .reply
+            .as_ref()
+            .map(|r| String::from_utf8_lossy(r).into_owned()),
+        headers: msg.headers.as_deref().map(header_pairs).unwrap_or_default(),
+        payload: msg.payload.to_vec(),
+    }
+}
+
+/// A message a plugin emitted; `Err` names what is wrong with it.
+pub fn from_plugin(m: PluginMessage) -> Result<Message, String> {
+    if !is_valid_literal_subject(m.subject.as_bytes()) {
+        return Err(format!("emitted an invalid subject {:?}", m.subject));
+    }
+    if let Some(r) = &m.reply_to
+        && !is_valid_literal_subject(r.as_bytes())
+    {
+        return Err(format!("emitted an invalid reply subject {r:?}"));
+    }
+    Ok(Message {
+        subject: Bytes::from(m.subject),
+        reply: m.reply_to.map(Bytes::from),
+        headers: header_block(&m.headers),
+        payload: Bytes::from(m.payload),
+    })
+}
+
+/// Applies an edit; `Err` when it sets an invalid subject.
+pub fn apply_edit(mut msg: Message, edit: Edit) -> Result<Message, String> {
+    if let Some(subject) = edit.subject {
+        if !is_valid_literal_subject(subject.as_bytes()) {
+            return Err(format!("set an invalid subject {subject:?}"));
+        }
+        msg.subject = Bytes::from(subject);
+    }
+    if !edit.set_headers.is_empty() || !edit.remove_headers.is_empty() {
+        let mut pairs = msg.headers.as_deref().map(header_pairs).unwrap_or_default();
+        let drop_names: Vec<&str> = edit
+            .remove_headers
+            .iter()
+            .map(String::as_str)
+            .chain(edit.set_headers.iter().map(|(k, _)| k.as_str()))
+            .collect();
+        pairs.retain(|(k, _)| !drop_names.iter().any(|d| d.eq_ignore_ascii_case(k)));
+        pairs.extend(edit.set_headers);
+        msg.headers = header_block(&pairs);
+    }
+    if let Some(payload) = edit.payload {
+        msg.payload = Bytes::from(payload);
+    }
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(headers: Option<&'static [u8]>) -> Message {
+        Message {
+            subject: Bytes::from_static(b"a.b"),
+            reply: None,
+            headers: headers.map(Bytes::from_static),
+            payload: Bytes::from_static(b"hi"),
+        }
+    }
+
+    #[test]
+    fn headers_round_trip_in_order() {
+        let block = b"NATS/1.0\r\nA: 1\r\nB: 2\r\nA: 3\r\n\r\n";
+        let pairs = header_pairs(block);
+        assert_eq!(
+            pairs,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "2".into()),
+                ("A".into(), "3".into())
+            ]
+        );
+        assert_eq!(&header_block(&pairs).unwrap()[..], &block[..]);
+        assert_eq!(header_block(&[]), None);
+    }
+
+    #[test]
+    fn a_plugin_cannot_inject_protocol_lines() {
+        let block = header_block(&[("X\r\nPUB a 1".into(), "v\r\n\r\nPUB".into())]).unwrap();
+        assert_eq!(&block[..], b"NATS/1.0\r\nXPUB a 1: vPUB\r\n\r\n");
+    }
+
+    #[test]
+    fn edits_change_only_what_they_name() {
+        let original = msg(Some(b"NATS/1.0 503\r\nKeep: 1\r\n\r\n"));
+        let same = apply_edit(
+            original.clone(),
+            Edit {
+                subject: Some("c.d".into()),
+                set_headers: vec![],
+                remove_headers: vec![],
+                payload: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (&same.subject[..], same.headers.clone()),
+            (&b"c.d"[..], original.headers.clone())
+        );
+        let edited = apply_edit(
+            msg(Some(b"NATS/1.0\r\nA: 1\r\nB: 2\r\n\r\n")),
+            Edit {
+                subject: None,
+                set_headers: vec![("a".into(), "9".into())],
+                remove_headers: vec!["B".into()],
+                payload: Some(b"new".to_vec()),
+            },
+        )
+        .unwrap();
+        assert_eq!(&edited.headers.unwrap()[..], b"NATS/1.0\r\na: 9\r\n\r\n");
+        assert_eq!(&edited.payload[..], b"new");
+        let bad = Edit {
+            subject: Some("a.*".into()),
+            set_headers: vec![],
+            remove_headers: vec![],
+            payload: None,
+        };
+        assert!(apply_edit(msg(None), bad).is_err());
+    }
+
+    #[test]
+    fn emitted_messages_are_validated() {
+        let ok = PluginMessage {
+            subject: "x.y".into(),
+            reply_to: None,
+            headers: vec![],
+            payload: vec![1],
+        };
+        assert_eq!(&from_plugin(ok.clone()).unwrap().subject[..], b"x.y");
+        assert!(
+            from_plugin(PluginMessage {
+                subject: "x..y".into(),
+                ..ok.clone()
+            })
+            .is_err()
+        );
+        assert!(
+            from_plugin(PluginMessage {
+                reply_to: Some("a b".into()),
+                ..ok
+            })
+            .is_err()
+        );
+    }
+}
