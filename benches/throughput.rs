@@ -20,6 +20,8 @@ use futures::StreamExt;
 // Not `benches/js.rs`: cargo would also build every `benches/*.rs` as a bench target.
 #[path = "throughput/js.rs"]
 mod js;
+#[path = "throughput/plugins.rs"]
+mod plugins;
 
 struct Options {
     sluice: String,
@@ -198,6 +200,11 @@ impl Scenario {
 /// Runs one scenario and returns messages per second (published messages for publish-only,
 /// delivered messages otherwise).
 async fn run(url: &str, scenario: Scenario, msgs: usize, size: usize) -> f64 {
+    run_with(url, scenario, msgs, Bytes::from(vec![b'x'; size])).await
+}
+
+/// [`run`] with a given payload (the plugin scenarios publish JSON).
+async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) -> f64 {
     let subscribers = match scenario {
         Scenario::PubOnly => 0,
         Scenario::OneToOne => 1,
@@ -234,7 +241,6 @@ async fn run(url: &str, scenario: Scenario, msgs: usize, size: usize) -> f64 {
         clients.push(nc);
     }
     let publisher = async_nats::connect(url).await.expect("connect publisher");
-    let payload = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();
     for _ in 0..msgs {
         publisher
@@ -519,6 +525,7 @@ fn main() {
         rows.push(serde_json::json!({"scenario": "http publish", "size": 128, "sluice": rate}));
     }
     js::run_all(&o, &rt, &mut rows);
+    plugins::run_all(&o, &rt, &sluice, &mut rows);
     if let Some(path) = o.json {
         let doc = serde_json::json!({
             "msgs": o.msgs, "js_msgs": o.js_msgs, "rounds": o.rounds, "rows": rows
