@@ -7,96 +7,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{
-    AckPolicy, DeliverPolicy, Info as ConsumerInfo, PullConsumer, pull, push,
-};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, Info as ConsumerInfo, pull, push};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
-use async_nats::jetstream::stream::{
-    Config, ConsumerCreateStrictErrorKind, ConsumerUpdateErrorKind, Stream,
-};
-use async_nats::jetstream::{Context, Message};
+use async_nats::jetstream::stream::{ConsumerCreateStrictErrorKind, ConsumerUpdateErrorKind};
 use common::eventually;
-use common::js::{JsServer, api, api_err, err_code, js};
+use common::js::{
+    JsServer, api, api_err, durable, err_code, explicit, fetch, fill, info, js, publish, seqs,
+    stream, wait_for,
+};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-
-async fn stream(js: &Context, name: &str, subjects: &[&str]) -> Stream {
-    js.create_stream(Config {
-        name: name.to_string(),
-        subjects: subjects.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    })
-    .await
-    .expect("create stream")
-}
-
-async fn publish(js: &Context, subject: &str, payload: &str) -> u64 {
-    js.publish(subject.to_string(), payload.to_string().into())
-        .await
-        .expect("publish")
-        .await
-        .expect("PubAck")
-        .sequence
-}
-
-async fn durable(stream: &Stream, name: &str, config: pull::Config) -> PullConsumer {
-    stream
-        .create_consumer(pull::Config {
-            durable_name: Some(name.to_string()),
-            ..config
-        })
-        .await
-        .expect("create consumer")
-}
-
-fn explicit() -> pull::Config {
-    pull::Config {
-        ack_policy: AckPolicy::Explicit,
-        ..Default::default()
-    }
-}
-
-/// Whatever is available right now (no_wait pull), at most `n`; stops at a status error.
-async fn fetch(consumer: &PullConsumer, n: usize) -> Vec<Message> {
-    let mut batch = consumer.fetch().max_messages(n).messages().await.unwrap();
-    let mut out = Vec::new();
-    while let Some(Ok(m)) = batch.next().await {
-        out.push(m);
-    }
-    out
-}
-
-/// Waits up to `expires` for `n` messages (a pull request the server holds).
-async fn wait_for(consumer: &PullConsumer, n: usize, expires: Duration) -> Vec<Message> {
-    let mut batch = consumer
-        .batch()
-        .max_messages(n)
-        .expires(expires)
-        .messages()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(Ok(m)) = batch.next().await {
-        out.push(m);
-    }
-    out
-}
-
-fn seqs(msgs: &[Message]) -> Vec<u64> {
-    msgs.iter()
-        .map(|m| m.info().unwrap().stream_sequence)
-        .collect()
-}
-
-async fn info(consumer: &PullConsumer) -> ConsumerInfo {
-    consumer.get_info().await.expect("consumer info")
-}
-
-async fn fill(js: &Context, subject: &str, n: usize) {
-    for i in 1..=n {
-        publish(js, subject, &format!("m{i}")).await;
-    }
-}
 
 #[tokio::test]
 async fn every_deliver_policy() {

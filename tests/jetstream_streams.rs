@@ -7,49 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use async_nats::jetstream::Context;
 use async_nats::jetstream::context::{CreateStreamErrorKind, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{
-    Config, DiscardPolicy, RetentionPolicy, State, StorageType, Stream,
-};
+use async_nats::jetstream::stream::{DiscardPolicy, RetentionPolicy, StorageType};
 use common::eventually;
-use common::js::{JsServer, api, api_err, err_code, js, publish_raw};
+use common::js::{
+    JsServer, api, api_err, cfg, counts, create, err_code, js, publish, publish_raw, state,
+};
 use futures::TryStreamExt;
 use serde_json::json;
-
-fn cfg(name: &str, subjects: &[&str]) -> Config {
-    Config {
-        name: name.to_string(),
-        subjects: subjects.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-async fn create(js: &Context, config: Config) -> Stream {
-    js.create_stream(config).await.expect("create stream")
-}
-
-async fn state(js: &Context, name: &str) -> State {
-    let stream = js.get_stream(name).await.expect("get stream");
-    stream.get_info().await.expect("stream info").state
-}
-
-async fn publish(js: &Context, subject: &str, payload: &str) -> u64 {
-    let ack = js
-        .publish(subject.to_string(), payload.to_string().into())
-        .await
-        .expect("publish")
-        .await
-        .expect("PubAck");
-    ack.sequence
-}
-
-/// (messages, first_seq, last_seq) of a stream.
-async fn counts(js: &Context, name: &str) -> (u64, u64, u64) {
-    let s = state(js, name).await;
-    (s.messages, s.first_sequence, s.last_sequence)
-}
 
 #[tokio::test]
 async fn create_info_update_delete_stream() {

@@ -282,7 +282,7 @@ fn run_one(
 
 /// The original message readdressed to the dead-letter subject, with why in its headers.
 fn dead_letter(m: Message, subject: &str, plugin: &str, error: &str) -> Message {
-    let mut pairs = m.headers.as_deref().map(header_pairs).unwrap_or_default();
+    let mut pairs = m.headers.as_ref().map(header_pairs).unwrap_or_default();
     pairs.push((ERROR_HEADER.to_string(), format!("{plugin}: {error}")));
     pairs.push((
         ORIGINAL_SUBJECT_HEADER.to_string(),

@@ -7,40 +7,37 @@
 use bytes::Bytes;
 
 use super::host::{Edit, PluginMessage};
+use crate::core::headers::{header_block as write_block, parse_nats};
 use crate::core::message::Message;
 use crate::core::subject::is_valid_literal_subject;
 
 /// The header pairs of a NATS header block, in order (values are lossy UTF-8).
-pub fn header_pairs(block: &[u8]) -> Vec<(String, String)> {
-    let mut lines = block.split(|b| *b == b'\n');
-    lines.next(); // NATS/1.0 status line
-    lines
-        .filter_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let colon = memchr::memchr(b':', line)?;
-            let name = String::from_utf8_lossy(line[..colon].trim_ascii()).into_owned();
-            let value = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
-            (!name.is_empty()).then_some((name, value))
-        })
+pub fn header_pairs(block: &Bytes) -> Vec<(String, String)> {
+    parse_nats(block)
+        .entries
+        .into_iter()
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
         .collect()
 }
 
 /// A header block from pairs; `None` when there are none. CR and LF inside names or values
-/// are dropped so a plugin cannot inject protocol lines.
+/// (and colons in names) are dropped so a plugin cannot inject protocol lines.
 pub fn header_block(pairs: &[(String, String)]) -> Option<Bytes> {
     if pairs.is_empty() {
         return None;
     }
-    let clean = |s: &str| s.replace(['\r', '\n'], "");
-    let mut out = String::from("NATS/1.0\r\n");
-    for (k, v) in pairs {
-        out.push_str(&clean(k).replace(':', ""));
-        out.push_str(": ");
-        out.push_str(&clean(v));
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    Some(Bytes::from(out))
+    let clean: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.replace(['\r', '\n', ':'], ""),
+                v.replace(['\r', '\n'], ""),
+            )
+        })
+        .collect();
+    Some(write_block(
+        clean.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())),
+    ))
 }
 
 /// The plugin's copy of a message.
@@ -51,7 +48,7 @@ pub fn to_plugin(msg: &Message) -> PluginMessage {
             .reply
             .as_ref()
             .map(|r| String::from_utf8_lossy(r).into_owned()),
-        headers: msg.headers.as_deref().map(header_pairs).unwrap_or_default(),
+        headers: msg.headers.as_ref().map(header_pairs).unwrap_or_default(),
         payload: msg.payload.to_vec(),
     }
 }
@@ -83,7 +80,7 @@ pub fn apply_edit(mut msg: Message, edit: Edit) -> Result<Message, String> {
         msg.subject = Bytes::from(subject);
     }
     if !edit.set_headers.is_empty() || !edit.remove_headers.is_empty() {
-        let mut pairs = msg.headers.as_deref().map(header_pairs).unwrap_or_default();
+        let mut pairs = msg.headers.as_ref().map(header_pairs).unwrap_or_default();
         let drop_names: Vec<&str> = edit
             .remove_headers
             .iter()
@@ -116,7 +113,7 @@ mod tests {
     #[test]
     fn headers_round_trip_in_order() {
         let block = b"NATS/1.0\r\nA: 1\r\nB: 2\r\nA: 3\r\n\r\n";
-        let pairs = header_pairs(block);
+        let pairs = header_pairs(&Bytes::from_static(block));
         assert_eq!(
             pairs,
             vec![

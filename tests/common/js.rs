@@ -1,5 +1,6 @@
 //! JetStream test harness: a server with JetStream on a store directory that survives
-//! restarts, plus small helpers for raw `$JS.API` requests and error codes.
+//! restarts, small helpers for raw `$JS.API` requests and error codes, and the stream and
+//! consumer helpers the jetstream_* tests share.
 //!
 //! By default this runs the sluice binary; with `SLUICE_TEST_REFERENCE=/path/to/nats-server`
 //! the same tests run against the reference server, which is how they were validated.
@@ -9,7 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::consumer::{AckPolicy, Info as ConsumerInfo, PullConsumer, pull};
+use async_nats::jetstream::stream::{Config, State, Stream};
+use async_nats::jetstream::{Context, Message};
 use bytes::Bytes;
+use futures::StreamExt;
 
 /// A JetStream-enabled server process on a store directory it owns; killed on drop.
 pub struct JsServer {
@@ -260,4 +265,126 @@ pub async fn publish_raw(
     .expect("publish request");
     serde_json::from_slice(&msg.payload)
         .unwrap_or_else(|e| panic!("PubAck is not JSON ({e}): {:?}", msg.payload))
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream and consumer helpers shared by the jetstream_* tests.
+
+/// A stream config with a name and subjects, everything else default.
+pub fn cfg(name: &str, subjects: &[&str]) -> Config {
+    Config {
+        name: name.to_string(),
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Creates a stream from `config`.
+pub async fn create(js: &Context, config: Config) -> Stream {
+    js.create_stream(config).await.expect("create stream")
+}
+
+/// Creates a stream with default settings.
+pub async fn stream(js: &Context, name: &str, subjects: &[&str]) -> Stream {
+    create(js, cfg(name, subjects)).await
+}
+
+/// A stream's current state.
+pub async fn state(js: &Context, name: &str) -> State {
+    let stream = js.get_stream(name).await.expect("get stream");
+    stream.get_info().await.expect("stream info").state
+}
+
+/// (messages, first_seq, last_seq) of a stream.
+pub async fn counts(js: &Context, name: &str) -> (u64, u64, u64) {
+    let s = state(js, name).await;
+    (s.messages, s.first_sequence, s.last_sequence)
+}
+
+/// Publishes and waits for the PubAck; returns the stream sequence.
+pub async fn publish(js: &Context, subject: &str, payload: &str) -> u64 {
+    js.publish(subject.to_string(), payload.to_string().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("PubAck")
+        .sequence
+}
+
+/// Publishes `m1`..`mN` to `subject`.
+pub async fn fill(js: &Context, subject: &str, n: usize) {
+    for i in 1..=n {
+        publish(js, subject, &format!("m{i}")).await;
+    }
+}
+
+/// A durable pull consumer named `name` with `config`.
+pub async fn durable(stream: &Stream, name: &str, config: pull::Config) -> PullConsumer {
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.to_string()),
+            ..config
+        })
+        .await
+        .expect("create consumer")
+}
+
+/// A pull config with explicit acks.
+pub fn explicit() -> pull::Config {
+    pull::Config {
+        ack_policy: AckPolicy::Explicit,
+        ..Default::default()
+    }
+}
+
+/// Whatever is available right now (no_wait pull), at most `n`; stops at a status error.
+pub async fn fetch(consumer: &PullConsumer, n: usize) -> Vec<Message> {
+    let batch = consumer.fetch().max_messages(n).messages().await.unwrap();
+    collect(batch).await
+}
+
+/// Waits up to `expires` for `n` messages (a pull request the server holds).
+pub async fn wait_for(consumer: &PullConsumer, n: usize, expires: Duration) -> Vec<Message> {
+    let batch = consumer
+        .batch()
+        .max_messages(n)
+        .expires(expires)
+        .messages()
+        .await
+        .unwrap();
+    collect(batch).await
+}
+
+async fn collect(mut batch: async_nats::jetstream::consumer::pull::Batch) -> Vec<Message> {
+    let mut out = Vec::new();
+    while let Some(Ok(m)) = batch.next().await {
+        out.push(m);
+    }
+    out
+}
+
+/// The stream sequences of `msgs`.
+pub fn seqs(msgs: &[Message]) -> Vec<u64> {
+    msgs.iter()
+        .map(|m| m.info().unwrap().stream_sequence)
+        .collect()
+}
+
+/// A consumer's info.
+pub async fn info(consumer: &PullConsumer) -> ConsumerInfo {
+    consumer.get_info().await.expect("consumer info")
+}
+
+/// (delivered.consumer_seq, delivered.stream_seq, ack_floor.consumer_seq,
+///  ack_floor.stream_seq, num_ack_pending, num_pending, num_redelivered)
+pub fn numbers(i: &ConsumerInfo) -> (u64, u64, u64, u64, usize, u64, usize) {
+    (
+        i.delivered.consumer_sequence,
+        i.delivered.stream_sequence,
+        i.ack_floor.consumer_sequence,
+        i.ack_floor.stream_sequence,
+        i.num_ack_pending,
+        i.num_pending,
+        i.num_redelivered,
+    )
 }

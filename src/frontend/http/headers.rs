@@ -17,7 +17,9 @@
 //! `X-Nats-Header-Name: v`, and a status line (`NATS/1.0 503`) becomes `X-Nats-Status`.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+
+pub use crate::core::headers::{NatsHeaders, header_block, parse_nats};
 
 use super::problem::{ApiError, ProblemKind};
 
@@ -64,25 +66,6 @@ pub fn to_nats(headers: &HeaderMap) -> Result<Option<Bytes>, ApiError> {
     )))
 }
 
-/// Writes `NATS/1.0\r\n`, one `Name: value` line per pair and the closing blank line. The
-/// caller has checked that names and values contain no line breaks.
-pub(crate) fn header_block<'a>(lines: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Bytes {
-    let len = lines
-        .clone()
-        .map(|(n, v)| n.len() + v.len() + 4)
-        .sum::<usize>();
-    let mut block = BytesMut::with_capacity(12 + len);
-    block.put_slice(b"NATS/1.0\r\n");
-    for (name, value) in lines {
-        block.put_slice(name);
-        block.put_slice(b": ");
-        block.put_slice(value);
-        block.put_slice(b"\r\n");
-    }
-    block.put_slice(b"\r\n");
-    block.freeze()
-}
-
 /// `nats-msg-id` -> `Nats-Msg-Id`, `nats-ttl` -> `Nats-TTL`.
 fn canonical(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -99,46 +82,6 @@ fn canonical(name: &str) -> String {
             out.push(first.to_ascii_uppercase());
             out.extend(chars.map(|c| c.to_ascii_lowercase()));
         }
-    }
-    out
-}
-
-/// A NATS header block, parsed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct NatsHeaders {
-    /// The status code of the first line (`NATS/1.0 503`), if any.
-    pub status: Option<u16>,
-    /// `Name: value` lines in order; names as sent.
-    pub entries: Vec<(String, Bytes)>,
-}
-
-/// Parses a raw header block leniently: malformed lines are skipped, never fatal, because the
-/// block was already accepted by the router and only needs to be shown.
-pub fn parse_nats(block: &Bytes) -> NatsHeaders {
-    let mut out = NatsHeaders::default();
-    let mut lines = block
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    if let Some(first) = lines.next() {
-        let status = first.strip_prefix(b"NATS/1.0").unwrap_or_default();
-        let code = status.trim_ascii().split(|b| *b == b' ').next();
-        out.status = code
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| c.parse().ok());
-    }
-    for line in lines {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
-        };
-        let name = line[..colon].trim_ascii();
-        if name.is_empty() {
-            continue;
-        }
-        let value = line[colon + 1..].trim_ascii();
-        out.entries.push((
-            String::from_utf8_lossy(name).into_owned(),
-            block.slice_ref(value),
-        ));
     }
     out
 }

@@ -477,35 +477,24 @@ pub fn direct_get(
     {
         return status(out, 408, "Bad Request");
     }
-    let batch = req.batch.max(1);
-    let mut seq = req.seq;
-    let mut sent = 0;
-    for i in 0..batch {
-        let r = MsgGetRequest {
-            seq,
-            next_by_subj: if req.batch > 0 && req.next_by_subj.is_empty() {
-                ">".to_string()
-            } else {
-                req.next_by_subj.clone()
-            },
-            ..req.clone()
-        };
-        let r = if req.batch == 0 && req.next_by_subj.is_empty() {
-            MsgGetRequest {
-                next_by_subj: String::new(),
-                ..r
-            }
-        } else {
-            r
-        };
-        let Ok(Some(msg)) = load(&stream, &r) else {
+    // A batch walks forward from `seq` (through `next_by_subj` when given); else one lookup.
+    let filter = if req.batch > 0 && req.next_by_subj.is_empty() {
+        ">".to_string()
+    } else {
+        req.next_by_subj.clone()
+    };
+    let mut cursor = MsgGetRequest {
+        next_by_subj: filter,
+        ..req.clone()
+    };
+    for i in 0..req.batch.max(1) {
+        let Ok(Some(msg)) = load(&stream, &cursor) else {
             if i == 0 {
                 return status(out, 404, "Message Not Found");
             }
             break;
         };
-        seq = msg.seq + 1;
-        sent += 1;
+        cursor.seq = msg.seq + 1;
         let subject = String::from_utf8_lossy(&msg.subject).into_owned();
         let seq_text = msg.seq.to_string();
         let ts = format_time(msg.timestamp);
@@ -525,9 +514,6 @@ pub fn direct_get(
         // Sent on the reply subject itself (nats-server's direct get carries no original
         // subject): request muxers key responses on it.
         out.send(reply.clone(), None, Some(hdrs), msg.payload);
-        if req.last_by_subj.is_empty() && req.batch == 0 {
-            break;
-        }
     }
     if req.batch > 0 {
         let last = stream.store.state().last_seq;
@@ -536,7 +522,6 @@ pub fn direct_get(
             "EOB",
             &[("Nats-Num-Pending", 0), ("Nats-Last-Sequence", last)],
         );
-        let _ = sent;
         out.send(reply.clone(), None, Some(hdr), Bytes::new());
     }
 }

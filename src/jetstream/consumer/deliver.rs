@@ -83,6 +83,8 @@ impl Consumer {
                 let Some(kind) = AckKind::parse(&msg.payload) else {
                     return;
                 };
+                // `+NXT` answers with messages, not with an empty ack reply.
+                let confirm = !matches!(kind, AckKind::Next(_));
                 let Some(sseq) = ack_stream_seq(&msg.subject, &self.stream_name, &self.name) else {
                     return;
                 };
@@ -120,7 +122,7 @@ impl Consumer {
                 inner.dirty = true;
                 // `AckSync` / double acks wait for an empty reply.
                 if let Some(reply) = msg.reply
-                    && !matches!(AckKind::parse(&msg.payload), Some(AckKind::Next(_)))
+                    && confirm
                 {
                     out.send(reply, None, None, Bytes::new());
                 }
