@@ -2,12 +2,14 @@
 // (which downloads no browser of its own). They start the sluice binary themselves (see
 // ../interop/node/server.mjs; INTEROP_SERVER picks the binary) and check
 // - the web console: live counters, the publish form and the live tail (Server-Sent Events);
+// - its plugins panel: upload (redact-json, built by plugins/build.sh), counters, removal,
+//   and the messages shown to a user who may not manage plugins;
 // - nats.ws, the NATS client browsers use, connecting to /nats on the API port.
 // CHROMIUM overrides the browser path (default /usr/bin/chromium).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -22,8 +24,15 @@ const TIMEOUT = 60_000;
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 // Screenshots are kept as test artefacts (target/ is ignored by git).
 const ARTIFACTS = process.env.ARTIFACTS || `${REPO}target/browser-artifacts`;
+// Example plugins built by plugins/build.sh: redact-json (config: fields=..., mask=...) and
+// passthrough.
+const REDACT_WASM = `${REPO}plugins/target/wasm32-wasip2/release/redact_json.wasm`;
+const PASSTHROUGH_WASM = `${REPO}plugins/target/wasm32-wasip2/release/passthrough.wasm`;
 
-async function withBrowser(t, opts = {}) {
+// Starts sluice with `opts` (see server.mjs) and Chromium with one page; `pageOpts` are
+// playwright context options (httpCredentials for HTTP Basic). newPage() opens more pages,
+// each in its own context (its own credentials). Uncaught page errors land in `errors`.
+async function withBrowser(t, opts = {}, pageOpts = {}) {
   process.env.INTEROP_KIND = "sluice";
   const srv = await startServer(opts);
   assert.ok(srv.apiUrl, "sluice printed its API address");
@@ -34,14 +43,23 @@ async function withBrowser(t, opts = {}) {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
   });
-  const page = await browser.newPage();
   const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
+  const newPage = async (o = {}) => {
+    const p = await browser.newPage(o);
+    p.on("pageerror", (e) => errors.push(e.message));
+    return p;
+  };
+  const page = await newPage(pageOpts);
   t.after(async () => {
     await browser.close();
     await srv.stop();
   });
-  return { srv, page, errors };
+  return { srv, page, errors, newPage };
+}
+
+// The text of one cell of a plugin's row in the console's plugins table.
+function cell(page, plugin, field) {
+  return page.textContent(`tr[data-plugin="${plugin}"] [data-field="${field}"]`);
 }
 
 test("the console shows counters, publishes and tails a subject", { timeout: TIMEOUT }, async (t) => {
@@ -130,6 +148,8 @@ test("with token auth, the console works once the token is entered", { timeout: 
   const { srv, page, errors } = await withBrowser(t, { args: ["--auth", "s3cret"] });
   await page.goto(`${srv.apiUrl}/`);
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("down"));
+  await page.waitForFunction(() => document.getElementById("plugins").dataset.state === "error-401");
+  assert.match(await page.textContent("#plugins-problem"), /^401 Authentication required: .*Enter the token above/);
   await page.fill("#token", "s3cret");
   await page.dispatchEvent("#token", "change");
   await page.waitForFunction(() => document.getElementById("status").textContent === "up");
@@ -140,5 +160,148 @@ test("with token auth, the console works once the token is entered", { timeout: 
   await page.fill("#publish-payload", "with a token");
   await page.click("button[type=submit] >> text=Publish");
   await page.waitForFunction(() => document.getElementById("tail").textContent.includes("with a token"));
+  // The plugins panel sends the token too (admin routes take no cookie).
+  await page.waitForFunction(() => document.getElementById("plugins").dataset.state === "ok");
+  assert.equal(await page.isDisabled("#plugin-upload"), false);
+  assert.deepEqual(errors, []);
+});
+
+test("the plugins panel uploads redact-json, shows its counters and removes it", { timeout: TIMEOUT }, async (t) => {
+  assert.ok(existsSync(REDACT_WASM), `${REDACT_WASM} is missing: run bash plugins/build.sh`);
+  // JetStream on, for the fresh store dir (-sd) it brings: uploaded plugins persist in
+  // <store_dir>/plugins, which must not be the shared default.
+  const { srv, page, errors } = await withBrowser(t, { jetstream: true });
+  await page.goto(`${srv.apiUrl}/`);
+  await page.waitForFunction(() => document.getElementById("plugins").dataset.state === "ok");
+  assert.equal(await page.textContent("#plugins-status"), "No plugins installed.");
+  assert.equal(await page.isHidden("#plugins-problem"), true);
+
+  await page.fill("#tail-subject", "users.>");
+  await page.click("#tail-start");
+  await page.waitForFunction(() => document.getElementById("tail").dataset.ready === "true");
+
+  // An upload the plugin's init refuses (redact-json needs `fields`): the problem's title and
+  // detail are shown, and nothing is installed.
+  await page.fill("#plugin-name", "redact");
+  await page.setInputFiles("#plugin-file", REDACT_WASM);
+  await page.fill("#plugin-subjects", "users.>");
+  await page.click("#plugin-upload");
+  await page.waitForFunction(() => document.getElementById("plugin-result").textContent.startsWith("Upload refused: 400"));
+  assert.match(await page.textContent("#plugin-result"), /fields/);
+  assert.deepEqual((await (await fetch(`${srv.apiUrl}/v1/plugins`)).json()).plugins, []);
+
+  // Now with its config, a chain position and an error policy.
+  await page.fill("#plugin-order", "10");
+  // The mask is markup on purpose: the page must show it as text, in the table and the tail.
+  await page.fill("#plugin-config", 'fields=email,ssn\nmask=<b id="injected">hidden</b>');
+  await page.selectOption("#plugin-on-error", "pass");
+  await page.click("#plugin-upload");
+  await page.waitForFunction(() => document.getElementById("plugin-result").textContent.startsWith("Loaded redact"));
+  await page.waitForSelector('tr[data-plugin="redact"]');
+  // The binding arrived exactly as typed (the query string the API expects).
+  const info = await (await fetch(`${srv.apiUrl}/v1/plugins/redact`)).json();
+  assert.deepEqual(info.binding.subjects, ["users.>"]);
+  assert.equal(info.binding.order, 10);
+  assert.equal(info.binding.on_error, "pass");
+  assert.deepEqual(info.binding.config, { fields: "email,ssn", mask: '<b id="injected">hidden</b>' });
+  assert.equal(info.size, readFileSync(REDACT_WASM).length);
+  assert.equal(await cell(page, "redact", "subjects"), "users.>");
+  assert.equal(await cell(page, "redact", "order"), "10");
+  assert.equal(await cell(page, "redact", "on_error"), "pass");
+  assert.equal(await cell(page, "redact", "config"), 'fields=email,ssn, mask=<b id="injected">hidden</b>');
+  assert.match(info.digest, /^sha256:[0-9a-f]{64}$/);
+  const digest = info.digest.slice("sha256:".length, "sha256:".length + 12);
+  assert.equal(await cell(page, "redact", "digest"), digest);
+  assert.match(await cell(page, "redact", "uploaded"), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.equal(await cell(page, "redact", "calls"), "0");
+  assert.equal(await page.textContent("#plugins-status"), "1 plugin installed.");
+
+  // JSON published over HTTP reaches the page's tail redacted.
+  const resp = await fetch(`${srv.apiUrl}/v1/publish/users.new`, {
+    method: "POST",
+    body: JSON.stringify({ name: "ann", email: "ann@example.com", ssn: "123-45-6789" }),
+  });
+  assert.equal(resp.status, 202);
+  await page.waitForFunction(() =>
+    document.getElementById("tail").textContent.includes(
+      '{"name":"ann","email":"<b id=\\"injected\\">hidden</b>","ssn":"<b id=\\"injected\\">hidden</b>"}'));
+  assert.doesNotMatch(await page.textContent("#tail"), /ann@example\.com/);
+  // The table's counters follow (refreshed every two seconds).
+  await page.waitForFunction(() =>
+    document.querySelector('tr[data-plugin="redact"] [data-field="modify"]')?.textContent === "1");
+  assert.equal(await cell(page, "redact", "calls"), "1");
+  assert.equal(await cell(page, "redact", "errors"), "0");
+  assert.equal(await page.$("#injected"), null, "API text was parsed as HTML");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/console-plugins.png`, fullPage: true });
+
+  // Remove asks first: dismissing keeps the plugin, accepting removes it.
+  const dialogs = [];
+  page.once("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page.click('tr[data-plugin="redact"] button.remove');
+  while (dialogs.length < 1) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(await page.textContent("#plugin-result"), `Loaded redact (${digest})`);
+  assert.equal((await (await fetch(`${srv.apiUrl}/v1/plugins`)).json()).plugins.length, 1);
+  page.once("dialog", (d) => { dialogs.push(d.message()); d.accept(); });
+  await page.click('tr[data-plugin="redact"] button.remove');
+  await page.waitForFunction(() => !document.querySelector('tr[data-plugin="redact"]'));
+  assert.equal(await page.textContent("#plugin-result"), "Removed redact");
+  assert.equal(dialogs.length, 2);
+  assert.match(dialogs[0], /Remove plugin redact\?/);
+  assert.deepEqual((await (await fetch(`${srv.apiUrl}/v1/plugins`)).json()).plugins, []);
+  await page.waitForFunction(() => document.getElementById("plugins-status").textContent === "No plugins installed.");
+
+  // Messages pass unchanged again.
+  await fetch(`${srv.apiUrl}/v1/publish/users.new`, { method: "POST", body: '{"email":"bob@example.com"}' });
+  await page.waitForFunction(() => document.getElementById("tail").textContent.includes("bob@example.com"));
+  assert.deepEqual(errors, []);
+});
+
+test("the plugins panel tells a user who is not an admin why it is refused", { timeout: TIMEOUT }, async (t) => {
+  const users = [
+    { user: "viewer", password: "v-pw" },
+    { user: "root", password: "r-pw", admin: true },
+  ];
+  const { srv, page, errors, newPage } = await withBrowser(
+    t,
+    { users, jetstream: true },
+    { httpCredentials: { username: "viewer", password: "v-pw" } },
+  );
+  await page.goto(`${srv.apiUrl}/`);
+  // The rest of the page works for this user...
+  await page.waitForFunction(() => document.getElementById("status").textContent === "up");
+  // ...and the plugins panel says why it is empty instead of breaking.
+  await page.waitForFunction(() => document.getElementById("plugins").dataset.state === "error-403");
+  const problem = await page.textContent("#plugins-problem");
+  assert.match(problem, /^403 Permission denied: plugin administration needs the token or a user with admin = true\./);
+  assert.equal(await page.textContent("#plugins-status"), "Plugin administration is not allowed here.");
+  assert.equal(await page.isVisible("#plugins-problem"), true);
+  assert.equal(await page.isHidden("#plugins-table"), true);
+  assert.equal(await page.isDisabled("#plugin-upload"), true);
+  await page.fill("#publish-subject", "viewer.hello");
+  await page.fill("#publish-payload", "still works");
+  await page.click("button[type=submit] >> text=Publish");
+  await page.waitForFunction(() => document.getElementById("publish-result").textContent === "delivered to 0");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/console-plugins-403.png`, fullPage: true });
+
+  // The same page as an admin lists the plugin chain and uploads with the same credentials.
+  const admin = await newPage({ httpCredentials: { username: "root", password: "r-pw" } });
+  await admin.goto(`${srv.apiUrl}/`);
+  await admin.waitForFunction(() => document.getElementById("plugins").dataset.state === "ok");
+  assert.equal(await admin.textContent("#plugins-status"), "No plugins installed.");
+  assert.equal(await admin.isDisabled("#plugin-upload"), false);
+  assert.ok(existsSync(PASSTHROUGH_WASM), `${PASSTHROUGH_WASM} is missing: run bash plugins/build.sh`);
+  await admin.fill("#plugin-name", "pass-all");
+  await admin.setInputFiles("#plugin-file", PASSTHROUGH_WASM);
+  await admin.fill("#plugin-subjects", "viewer.>");
+  await admin.click("#plugin-upload");
+  await admin.waitForSelector('tr[data-plugin="pass-all"]');
+  const basic = `Basic ${Buffer.from("root:r-pw").toString("base64")}`;
+  const list = await (await fetch(`${srv.apiUrl}/v1/plugins`, { headers: { Authorization: basic } })).json();
+  assert.deepEqual(list.plugins.map((p) => [p.name, p.binding.subjects]), [["pass-all", ["viewer.>"]]]);
+  // The viewer's panel still only explains the refusal.
+  assert.equal(await page.$('tr[data-plugin="pass-all"]'), null);
+  assert.equal(await page.getAttribute("#plugins", "data-state"), "error-403");
   assert.deepEqual(errors, []);
 });

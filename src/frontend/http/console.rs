@@ -1,13 +1,23 @@
-//! The web console at `/` on the API port: live counters, a publish form and a live tail of
-//! a subject, in one static page with no build step (the HTML, CSS and JavaScript in
-//! `console/` are compiled into the binary).
+//! The web console at `/` on the API port: live counters, a publish form, a live tail of a
+//! subject and a plugins panel, in one static page with no build step (the HTML, CSS and
+//! JavaScript in `console/` are compiled into the binary).
 //!
 //! The page only uses the public API (`/v1/stats`, `/v1/publish`, `/v1/subscribe` as
-//! Server-Sent Events), so it sees exactly what any HTTP client sees and needs no
-//! privileges of its own. With users configured the browser asks for a user and password
-//! (HTTP Basic) and sends them with every request, the event stream included. With a token,
-//! the page's token field sends it as a bearer token and sets the `sluice_token` cookie
-//! (SameSite=Strict) that the event stream and the stats accept.
+//! Server-Sent Events, and `/v1/plugins`), so it sees exactly what any HTTP client sees and
+//! needs no privileges of its own. With users configured the browser asks for a user and
+//! password (HTTP Basic) and sends them with every request, the event stream included. With
+//! a token, the page's token field sends it as a bearer token and sets the `sluice_token`
+//! cookie (SameSite=Strict) that the event stream and the stats accept.
+//!
+//! The plugins panel lists `GET /v1/plugins` (binding, digest, size, upload time and the
+//! counters: calls, verdicts, errors, mean call time) every two seconds, uploads a component
+//! with `PUT /v1/plugins/{name}` (the file as an `application/wasm` body, the binding in the
+//! query string: `subjects`, `order`, `on_error`, `config.<key>`) and removes one with
+//! `DELETE`. Those are admin routes, sent with the same bearer token or Basic credentials
+//! (never the cookie, which only read-only routes accept); a 401 or 403 (a user without
+//! `admin = true`, or a non-loopback browser on a server without auth) is shown in the panel
+//! with its problem `title` and `detail`, and the rest of the page keeps working. Every text
+//! from the server is set with `textContent`, never parsed as HTML.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

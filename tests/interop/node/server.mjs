@@ -60,12 +60,14 @@ export function serverBinary() {
 const q = (s) => JSON.stringify(s);
 const list = (xs) => `[${xs.map(q).join(", ")}]`;
 
-// users: [{user, password, publish?: {allow, deny}, subscribe?: {allow, deny}, allowResponses?}]
+// users: [{user, password, publish?: {allow, deny}, subscribe?: {allow, deny}, allowResponses?,
+//          admin?}]; `admin` (may manage plugins) exists in sluice's format only.
 export function renderConfig(kind, users) {
   if (kind === "sluice") {
     const out = [];
     for (const u of users) {
       out.push("[[auth.users]]", `user = ${q(u.user)}`, `password = ${q(u.password)}`);
+      if (u.admin) out.push("admin = true"); // sluice only: may manage plugins
       if (u.publish || u.subscribe || u.allowResponses) {
         out.push("[auth.users.permissions]");
         for (const name of ["publish", "subscribe"]) {
