@@ -180,6 +180,7 @@ const FLAGS: &[Flag] = &[
     flag("pid", &["P", "pid"], true),
     flag("log", &["l", "log"], true),
     flag("max_payload", &["max_payload"], true),
+    flag("upstream", &["upstream"], true),
     flag("help", &["h", "help"], false),
     flag("version", &["v", "version"], false),
 ];
@@ -270,6 +271,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing would only add noise"
+)]
 enum Sub {
     /// Run the broker (the default when no subcommand is given).
     Serve(ServeArgs),
@@ -340,6 +345,9 @@ struct ServeArgs {
     /// Maximum message payload, in bytes or with a unit (1MB, 64KiB) [default: 1MB]
     #[arg(long = "max_payload", value_name = "BYTES")]
     max_payload: Option<String>,
+    /// Upstream mode: run as a gateway in front of these NATS servers (comma-separated URLs)
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    upstream: Option<Vec<String>>,
     /// Print version information
     #[arg(short = 'v', long, action = ArgAction::Version)]
     version: Option<bool>,
@@ -411,6 +419,9 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
     set(&mut file.api.port, api_port);
     set(&mut file.jetstream.enabled, jetstream);
     set(&mut file.jetstream.store_dir, args.store_dir);
+    if let Some(servers) = args.upstream {
+        file.upstream.servers = servers.into_iter().filter(|s| !s.is_empty()).collect();
+    }
     set(&mut file.logging.debug, debug);
     set(&mut file.logging.trace, trace);
     if both == Some(true) {
@@ -546,6 +557,10 @@ mod tests {
         each_spelling(&["P", "pid"], "/p", |c| assert_eq!(c.logging.pid_file, Some("/p".into())));
         each_spelling(&["l", "log"], "/l", |c| assert_eq!(c.logging.log_file, Some("/l".into())));
         each_spelling(&["max_payload"], "2MB", |c| assert_eq!(c.nats.max_payload, 2 << 20));
+        each_spelling(&["upstream"], "nats://a:1,nats://b:2", |c| {
+            let servers = c.upstream.as_ref().map(|u| u.servers.clone());
+            assert_eq!(servers, Some(vec!["nats://a:1".to_string(), "nats://b:2".to_string()]));
+        });
         for user in ["-user", "--user", "-user=u", "--user=u"] {
             let args: &[&str] = if user.ends_with("=u") { &[user] } else { &[user, "u"] };
             for pass in [&["-pass", "p"][..], &["--pass", "p"], &["-pass=p"], &["--pass=p"]] {
@@ -633,6 +648,7 @@ mod tests {
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),
             plugins: Default::default(),
+            upstream: None,
             api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081 }),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into(), sync_interval: Some(Duration::from_secs(120)) },
             auth: AuthConfig {

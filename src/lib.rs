@@ -12,8 +12,9 @@
 //! - [`protocol`]: the NATS protocol codec (parser and encoder), independent of sockets.
 //! - [`auth`]: users, tokens and subject permissions, shared by every front-end.
 //! - [`core`]: subjects, the subscription trie, the message type and the router.
-//! - [`jetstream`]: persistence; so far the message store (memory and crash-safe file) that
-//!   streams will be built on. Not yet wired to the `$JS.API`.
+//! - [`plugin`]: WebAssembly plugins, run on every published message before routing.
+//! - [`jetstream`]: persistence: the `$JS.API`, streams, consumers and their store.
+//! - [`upstream`]: upstream mode, a stateless gateway in front of a real NATS cluster.
 //! - [`lame_duck`]: SIGUSR2: stop accepting, tell clients, close them gradually, exit.
 //! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
 
@@ -28,3 +29,4 @@ pub mod monitor;
 pub mod plugin;
 pub mod protocol;
 pub mod server;
+pub mod upstream;

@@ -404,14 +404,13 @@ async fn subsz(State(shared): State<Arc<Shared>>, Query(q): Query<SubszQuery>) -
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.ready.load(Ordering::Acquire) {
-        Json(serde_json::json!({"status": "ok"})).into_response()
-    } else {
-        (
+    match shared.is_ready() {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "error": "server is not ready"})),
+            Json(serde_json::json!({"status": "unavailable", "error": why})),
         )
-            .into_response()
+            .into_response(),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::core::router::Router;
 use crate::frontend::nats::client::{ClientState, CloseReason};
 use crate::jetstream::JetStream;
 use crate::plugin::Plugins;
+use crate::upstream::Upstream;
 
 /// The nats-server version we claim in INFO and `/varz`; clients pick features by it.
 pub const NATS_COMPAT_VERSION: &str = "2.14.0";
@@ -58,6 +59,8 @@ pub struct Shared {
     pub jetstream: OnceLock<Arc<JetStream>>,
     /// The WebAssembly plugins every published message passes through.
     pub plugins: Plugins,
+    /// Upstream mode: the NATS cluster this gateway fronts.
+    pub upstream: OnceLock<Arc<Upstream>>,
     shutdown: CancellationToken,
 }
 
@@ -83,13 +86,27 @@ impl Shared {
             websocket_addr: OnceLock::new(),
             api_addr: OnceLock::new(),
             jetstream: OnceLock::new(),
+            upstream: OnceLock::new(),
             shutdown: CancellationToken::new(),
         }
     }
 
-    /// Whether the `$JS.API` is served (`-js` / `[jetstream] enabled`); INFO tells clients.
+    /// Whether the `$JS.API` is served (`-js` / `[jetstream] enabled`, or by the upstream
+    /// cluster); INFO tells clients.
     pub fn jetstream_available(&self) -> bool {
-        self.jetstream.get().is_some()
+        self.jetstream.get().is_some() || self.upstream.get().is_some()
+    }
+
+    /// Ready for traffic: every listener is up and, in upstream mode, the cluster is
+    /// reachable (`/healthz` answers 503 otherwise, so load balancers route elsewhere).
+    pub fn is_ready(&self) -> Result<(), &'static str> {
+        if !self.ready.load(Ordering::Acquire) {
+            return Err("server is not ready");
+        }
+        match self.upstream.get() {
+            Some(up) if !up.is_connected() => Err("no upstream server is reachable"),
+            _ => Ok(()),
+        }
     }
 
     /// Messages and bytes delivered to clients so far: closed connections plus `clients`
@@ -239,6 +256,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let js = JetStream::start(shared.clone())?;
         let _ = shared.jetstream.set(js);
     }
+    if let Some(config) = &shared.config.upstream {
+        let upstream = Upstream::start(config, shared.clone()).await?;
+        shared.router.set_uplink(upstream.clone());
+        let _ = shared.upstream.set(upstream);
+    }
     let nats = &shared.config.nats;
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
@@ -327,6 +349,9 @@ impl Running {
         let deadline = Instant::now() + grace;
         while !self.shared.clients.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(upstream) = self.shared.upstream.get() {
+            upstream.drain(grace).await;
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}

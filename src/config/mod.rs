@@ -15,8 +15,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod plugins;
+mod upstream;
 mod websocket;
 pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
+pub use upstream::{UpstreamConfig, UpstreamTls};
 pub use websocket::{WebSocketConfig, WebSocketListener};
 
 const DEFAULT_HOST: &str = "0.0.0.0";
@@ -62,6 +64,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// WebAssembly plugins: storage, default limits, preloads.
     pub plugins: PluginsConfig,
+    /// Upstream mode: the NATS cluster this gateway fronts; `None` runs everything embedded.
+    pub upstream: Option<UpstreamConfig>,
     /// Log verbosity and files written at start-up.
     pub logging: LoggingConfig,
 }
@@ -306,6 +310,7 @@ pub(crate) struct FileConfig {
     pub(crate) monitor: MonitorFile,
     pub(crate) websocket: websocket::WebSocketFile,
     pub(crate) plugins: plugins::PluginsFile,
+    pub(crate) upstream: upstream::UpstreamFile,
     pub(crate) api: ApiFile,
     pub(crate) jetstream: JetStreamFile,
     pub(crate) auth: AuthFile,
@@ -550,6 +555,7 @@ impl FileConfig {
         };
         let websocket = websocket::build(&mut p, self.websocket, &nats.host);
         let plugins = plugins::build(&mut p, self.plugins);
+        let upstream = upstream::build(&mut p, self.upstream, &server_name);
         let api = build_api(&mut p, self.api, &nats.host);
         let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
         if store_dir.as_os_str().is_empty() {
@@ -574,6 +580,12 @@ impl FileConfig {
             store_dir,
             sync_interval,
         };
+        if upstream.is_some() && jetstream.enabled {
+            p.add(
+                "jetstream.enabled",
+                "JetStream is the upstream cluster's in upstream mode; turn one of them off",
+            );
+        }
         let auth = build_auth(&mut p, self.auth);
         let log = self.logging;
         let logging = LoggingConfig {
@@ -588,6 +600,7 @@ impl FileConfig {
             monitor,
             websocket,
             plugins,
+            upstream,
             api,
             jetstream,
             auth,

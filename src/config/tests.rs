@@ -175,3 +175,36 @@ fn secrets_stay_out_of_debug_output() {
     );
     assert!(shown.contains("<redacted>"));
 }
+
+#[test]
+fn upstream_mode_is_configured_and_checked() {
+    assert_eq!(ok("").upstream, None);
+    let c = ok(r#"
+        server_name = "gw-1"
+        [upstream]
+        servers = ["nats://a:4222", "tls://b:4443"]
+        user = "gw"
+        password = "pw"
+        max_buffer = "8MB"
+        tls = { ca_file = "ca.pem", cert_file = "c.pem", key_file = "k.pem" }
+    "#);
+    let up = c.upstream.expect("upstream mode");
+    assert_eq!(up.servers, ["nats://a:4222", "tls://b:4443"]);
+    assert_eq!((up.name.as_str(), up.max_buffer), ("gw-1", 8 << 20));
+    assert_eq!(up.user, Some(("gw".into(), "pw".into())));
+    assert_eq!(up.tls.ca_file, Some("ca.pem".into()));
+
+    let e = err("[upstream]\nservers = [\"nats://a:1\"]\n[jetstream]\nenabled = true");
+    assert!(e.contains("jetstream.enabled"), "{e}");
+    let e = err("[upstream]\nservers = [\"http://a:1\"]");
+    assert!(
+        e.contains("upstream.servers[0]") && e.contains("scheme"),
+        "{e}"
+    );
+    let e = err("[upstream]\nname = \"x\"");
+    assert!(e.contains("upstream.servers: required"), "{e}");
+    let e = err("[upstream]\nservers = [\"a\"]\ntoken = \"t\"\nuser = \"u\"\npassword = \"p\"");
+    assert!(e.contains("exclusive"), "{e}");
+    let e = err("[upstream]\nservers = [\"a\"]\nuser = \"u\"");
+    assert!(e.contains("together"), "{e}");
+}

@@ -5,9 +5,13 @@
 //! is validated against the sublist's generation, so the common case (same subjects over and
 //! over) touches no shared lock, and it batches the "please flush" signals of the sinks it
 //! wrote to so a burst of publishes wakes each subscriber's writer once.
+//!
+//! In upstream mode an [`Uplink`] is installed: publishes go to the upstream cluster instead
+//! of local subscribers, every subscription change is reported to it, and what the cluster
+//! delivers comes back through [`Router::deliver_upstream`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
@@ -22,6 +26,17 @@ pub trait Sink: Send + Sync {
     fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued;
     /// Wakes the sink's writer; called once per publisher batch for sinks that asked for it.
     fn flush(&self);
+}
+
+/// The way out to an upstream NATS cluster (upstream mode). Local subscribers then receive
+/// only what the cluster sends back, so a message is delivered once however it came in.
+pub trait Uplink: Send + Sync {
+    /// Sends a client's message upstream; false when it could not be accepted (the cluster
+    /// is unreachable for a request, or the reconnect buffer is full).
+    fn forward(&self, msg: &Message) -> bool;
+    /// The first local subscription with this subject and queue appeared (`added`), or the
+    /// last one went away.
+    fn interest(&self, subject: &Bytes, queue: Option<&Bytes>, added: bool);
 }
 
 /// What a [`Sink`] did with a message.
@@ -122,6 +137,9 @@ impl Subscription {
 #[derive(Default)]
 pub struct Router {
     sublist: Sublist<Subscription>,
+    uplink: OnceLock<Arc<dyn Uplink>>,
+    /// Local subscriptions per (subject, queue), so the uplink hears only the first and last.
+    interest: parking_lot::Mutex<FxHashMap<(Bytes, Option<Bytes>), usize>>,
 }
 
 impl Router {
@@ -130,18 +148,51 @@ impl Router {
         Router::default()
     }
 
+    /// Turns on upstream mode; set once, before any client connects.
+    pub fn set_uplink(&self, uplink: Arc<dyn Uplink>) {
+        let _ = self.uplink.set(uplink);
+    }
+
+    /// Whether publishes go to an upstream cluster rather than to local subscribers.
+    pub fn is_upstream(&self) -> bool {
+        self.uplink.get().is_some()
+    }
+
     /// Adds a subscription; fails on an invalid subject.
     pub fn subscribe(&self, sub: Arc<Subscription>) -> Result<(), SublistError> {
         let subject = sub.subject.clone();
         let queue = sub.queue.clone();
-        self.sublist.insert(&subject, queue.as_deref(), sub)
+        self.sublist.insert(&subject, queue.as_deref(), sub)?;
+        if let Some(uplink) = self.uplink.get() {
+            let mut interest = self.interest.lock();
+            let count = interest
+                .entry((subject.clone(), queue.clone()))
+                .or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                // Under the lock, so the uplink sees adds and removes in their real order.
+                uplink.interest(&subject, queue.as_ref(), true);
+            }
+        }
+        Ok(())
     }
 
     /// Removes a subscription; safe to call twice.
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
         if !sub.closed.swap(true, Ordering::AcqRel) {
             // NotFound only happens if it was never inserted; nothing to undo then.
-            let _ = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+            let removed = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+            if let (Ok(()), Some(uplink)) = (removed, self.uplink.get()) {
+                let mut interest = self.interest.lock();
+                let key = (sub.subject.clone(), sub.queue.clone());
+                if let Some(count) = interest.get_mut(&key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        interest.remove(&key);
+                        uplink.interest(&sub.subject, sub.queue.as_ref(), false);
+                    }
+                }
+            }
         }
     }
 
@@ -169,9 +220,57 @@ impl Router {
     }
 
     /// Delivers `msg` to every matching subscription (one member per queue group).
-    /// Returns how many subscriptions received it.
+    /// Returns how many subscriptions received it. In upstream mode the message goes to the
+    /// cluster instead, and 1 means it was accepted for sending (the cluster decides who
+    /// gets it), 0 that it was not.
     pub fn publish(&self, publisher: &mut Publisher, msg: &Message) -> usize {
+        if let Some(uplink) = self.uplink.get() {
+            return usize::from(uplink.forward(msg));
+        }
         self.publish_routed(publisher, &msg.subject, msg)
+    }
+
+    /// Delivers a message the upstream cluster sent for the upstream subscription
+    /// `(subject, queue)` to the local subscriptions with exactly that subject and queue
+    /// (one member for a queue group): the others have their own upstream subscription and
+    /// receive their own copy.
+    pub fn deliver_upstream(
+        &self,
+        publisher: &mut Publisher,
+        subject: &Bytes,
+        queue: Option<&Bytes>,
+        msg: &Message,
+    ) -> usize {
+        let result = publisher.lookup(&self.sublist, &msg.subject);
+        let mut delivered = 0;
+        match queue {
+            None => {
+                for sub in result.plain.iter().filter(|s| s.subject == *subject) {
+                    if self.deliver(publisher, sub, msg) {
+                        delivered += 1;
+                    }
+                }
+            }
+            Some(queue) => {
+                let members: Vec<&Arc<Subscription>> = result
+                    .queues
+                    .iter()
+                    .flat_map(|g| g.members.iter())
+                    .filter(|s| s.subject == *subject && s.queue.as_ref() == Some(queue))
+                    .collect();
+                let n = members.len();
+                if n > 0 {
+                    let start = publisher.next_random() as usize % n;
+                    for i in 0..n {
+                        if self.deliver(publisher, members[(start + i) % n], msg) {
+                            delivered += 1;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        delivered
     }
 
     /// Delivers `msg` to the subscriptions matching `route` rather than its own subject:

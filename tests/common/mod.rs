@@ -274,5 +274,6 @@ impl Server {
         assert!(ok, "no {n} subscription(s) on {subject}");
     }
 }
+pub mod cluster;
 pub mod js;
 pub mod plugins;

@@ -60,6 +60,8 @@ pub enum ProblemKind {
     Rejected,
     /// 415: the body is not of the content type the route takes.
     UnsupportedMediaType,
+    /// 503: upstream mode, and no server of the upstream cluster is reachable.
+    UpstreamUnavailable,
 }
 
 impl ProblemKind {
@@ -80,6 +82,7 @@ impl ProblemKind {
             ProblemKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -100,6 +103,7 @@ impl ProblemKind {
             ProblemKind::StoreUnavailable => "store-unavailable",
             ProblemKind::Rejected => "rejected-by-plugin",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::UpstreamUnavailable => "upstream-unavailable",
         }
     }
 
@@ -120,6 +124,7 @@ impl ProblemKind {
             ProblemKind::StoreUnavailable => "Stream cannot store the message",
             ProblemKind::Rejected => "Rejected by a plugin",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
+            ProblemKind::UpstreamUnavailable => "Upstream cluster unavailable",
         }
     }
 }

@@ -33,9 +33,11 @@ use crate::server::Shared;
 /// The answer to a publish no stream captured.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishAck {
-    /// How many subscriptions received the message (one per queue group at most).
+    /// How many subscriptions received the message (one per queue group at most); left
+    /// out in upstream mode, where the cluster does the routing.
     #[schema(example = 1)]
-    pub delivered: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<usize>,
 }
 
 /// The answer to a publish a JetStream stream captured: the stream's ack.
@@ -95,6 +97,7 @@ pub async fn publish(
     let Path(subject) = subject?;
     check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
+    check_upstream(&shared)?;
     let msg = read_message(&shared, subject, None, &headers, body).await?;
     shared.stats.record_in(1, msg.size() as u64);
     let ctx = || plugin::context(Protocol::Http, None, identity.user.as_deref());
@@ -114,15 +117,24 @@ pub async fn publish(
                     .iter()
                     .map(|m| route_raw(&shared, m))
                     .sum();
-                return Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })).into_response());
+                let ack = PublishAck {
+                    delivered: (!shared.router.is_upstream()).then_some(delivered),
+                };
+                return Ok((StatusCode::ACCEPTED, Json(ack)).into_response());
             }
             processed.deliver.pop().expect("one message")
         }
     };
-    let captured = shared
-        .jetstream
-        .get()
-        .is_some_and(|js| js.stream_for_subject(&one.subject).is_some());
+    let captured = match shared.upstream.get() {
+        Some(up) => {
+            let subject = String::from_utf8_lossy(&one.subject);
+            up.streams.capturing(&subject).await.is_some()
+        }
+        None => shared
+            .jetstream
+            .get()
+            .is_some_and(|js| js.stream_for_subject(&one.subject).is_some()),
+    };
     if captured {
         let inbox = Bytes::from(new_inbox());
         let msg = Message {
@@ -133,7 +145,35 @@ pub async fn publish(
         return Ok((StatusCode::OK, Json(ack)).into_response());
     }
     let delivered = route_raw(&shared, &one);
-    Ok((StatusCode::ACCEPTED, Json(PublishAck { delivered })).into_response())
+    if shared.router.is_upstream() {
+        if delivered == 0 {
+            return Err(upstream_unavailable());
+        }
+        // The cluster routes it; how many subscribers it reached is not known here.
+        let ack = PublishAck { delivered: None };
+        return Ok((StatusCode::ACCEPTED, Json(ack)).into_response());
+    }
+    let ack = PublishAck {
+        delivered: Some(delivered),
+    };
+    Ok((StatusCode::ACCEPTED, Json(ack)).into_response())
+}
+
+/// 503 in upstream mode while no server of the cluster is reachable (or the buffer that
+/// holds publishes for the reconnect is full): the publisher learns it must retry.
+pub(super) fn upstream_unavailable() -> ApiError {
+    ApiError::new(
+        ProblemKind::UpstreamUnavailable,
+        "no server of the upstream NATS cluster is reachable; retry later",
+    )
+}
+
+/// Refuses early, before reading the body, when upstream mode cannot deliver right now.
+pub(super) fn check_upstream(shared: &Shared) -> Result<(), ApiError> {
+    match shared.upstream.get() {
+        Some(up) if !up.is_connected() => Err(upstream_unavailable()),
+        _ => Ok(()),
+    }
 }
 
 /// The problem a plugin's rejection becomes.

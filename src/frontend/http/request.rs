@@ -24,7 +24,8 @@ use super::SubscriptionGuard;
 use super::auth::{check_publish, check_subscribe, identify};
 use super::headers;
 use super::problem::{ApiError, Problem, ProblemKind};
-use super::publish::{RawPayload, check_literal, read_message, route};
+use super::publish::{RawPayload, check_literal, check_upstream, read_message, route};
+use crate::core::headers::parse_nats;
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
 use crate::plugin::Protocol;
@@ -91,6 +92,7 @@ pub async fn request(
         .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
 
     let subject = msg.subject.clone();
+    check_upstream(&shared)?;
     if route(&shared, Protocol::Http, &identity, msg)? == 0 {
         return Err(ApiError::new(
             ProblemKind::NoResponders,
@@ -101,6 +103,14 @@ pub async fn request(
         ));
     }
     match tokio::time::timeout(timeout, rx).await {
+        // Upstream mode: the cluster's no-responders status comes back as the reply.
+        Ok(Ok(reply)) if is_no_responders(&reply) => Err(ApiError::new(
+            ProblemKind::NoResponders,
+            format!(
+                "no subscriber matched \"{}\"",
+                String::from_utf8_lossy(&subject)
+            ),
+        )),
         Ok(Ok(reply)) => Ok(reply_response(reply)),
         // The sender only goes away unanswered if the inbox was torn down (shutdown).
         Ok(Err(_)) | Err(_) => Err(ApiError::new(
@@ -131,6 +141,15 @@ pub(super) fn new_inbox() -> String {
         inbox.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
     }
     inbox
+}
+
+/// An empty reply with the status line `NATS/1.0 503`: nats-server's "no responders".
+fn is_no_responders(reply: &Message) -> bool {
+    reply.payload.is_empty()
+        && reply
+            .headers
+            .as_ref()
+            .is_some_and(|h| parse_nats(h).status == Some(503))
 }
 
 fn reply_response(reply: Message) -> Response {
