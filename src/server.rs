@@ -250,6 +250,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // the API and the monitor keep answering until the end.
     let accepting = shutdown.child_token();
 
+    // Upstream mode: the cluster keeps the plugins, for every replica.
+    let cluster_plugins = shared.config.upstream.as_ref().map(|_| {
+        let store =
+            crate::upstream::plugins::ClusterPlugins::new(tokio::runtime::Handle::current());
+        shared.plugins.set_shared_store(store.clone());
+        store
+    });
     // Instantiating runs each plugin's init, which may use WASI streams: not on a worker.
     crate::plugin::chain::blocking(|| shared.plugins.start())?;
     if shared.config.jetstream.enabled {
@@ -259,6 +266,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     if let Some(config) = &shared.config.upstream {
         let upstream = Upstream::start(config, shared.clone()).await?;
         shared.router.set_uplink(upstream.clone());
+        if let Some(store) = cluster_plugins {
+            let client = upstream.client().clone();
+            tokio::spawn(crate::upstream::plugins::watch(
+                client,
+                shared.clone(),
+                store,
+            ));
+        }
         let _ = shared.upstream.set(upstream);
     }
     let nats = &shared.config.nats;

@@ -396,3 +396,108 @@ async fn without_any_upstream_server_http_gets_503_and_healthz_is_not_ready_unti
         .unwrap();
     assert_eq!(&got.payload[..], b"back");
 }
+
+/// The JSON body of the next message on `sub`.
+async fn next_json(sub: &mut async_nats::Subscriber) -> Value {
+    let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a message within 10 s")
+        .unwrap();
+    serde_json::from_slice(&m.payload).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_uploaded_through_one_gateway_transforms_messages_on_the_other() {
+    let cluster = Cluster::start();
+    let (g1, g2) = (gateway(&cluster), gateway(&cluster));
+    wait_ready(&g1).await;
+    wait_ready(&g2).await;
+
+    // Uploaded through gateway 1 (retried while the cluster elects its JetStream leader
+    // and the gateway opens the plugin buckets: 503 until then).
+    let uploaded = eventually(Duration::from_secs(20), || async {
+        let (status, _) = common::plugins::put(
+            &g1,
+            "redact",
+            "redact_json",
+            "subjects=users.>&config.fields=email",
+        )
+        .await;
+        status == 201
+    })
+    .await;
+    assert!(uploaded, "upload through gateway 1 accepted");
+    let listed = eventually(Duration::from_secs(10), || async {
+        common::plugins::get(&g2, "/v1/plugins").await["plugins"][0]["name"] == "redact"
+    })
+    .await;
+    assert!(listed, "gateway 2 runs the plugin without a restart");
+
+    // Published through gateway 2 (NATS and HTTP), received on gateway 1: redacted.
+    let (c1, c2) = (connect(&g1).await, connect(&g2).await);
+    let mut sub = c1.subscribe("users.>").await.unwrap();
+    sync(&c1).await;
+    c2.publish("users.new", r#"{"name":"ann","email":"a@x.io"}"#.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut sub).await,
+        json!({"name": "ann", "email": "***"})
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/publish/users.http", g2.api_url()))
+        .body(r#"{"email":"b@x.io"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    assert_eq!(next_json(&mut sub).await, json!({"email": "***"}));
+
+    // A binding change through gateway 2 applies on gateway 1 too.
+    let resp = reqwest::Client::new()
+        .patch(format!("{}/v1/plugins/redact", g2.api_url()))
+        .json(&json!({"config": {"fields": "name"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let changed = eventually(Duration::from_secs(10), || async {
+        let list = common::plugins::get(&g1, "/v1/plugins").await;
+        list["plugins"][0]["binding"]["config"]["fields"] == "name"
+    })
+    .await;
+    assert!(changed, "gateway 1 has the new binding");
+    c1.publish("users.new", r#"{"name":"bob","email":"b@x.io"}"#.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut sub).await,
+        json!({"name": "***", "email": "b@x.io"})
+    );
+
+    // A replica started now loads the plugin, with its current binding, from the cluster.
+    let g3 = gateway(&cluster);
+    let loaded = eventually(Duration::from_secs(20), || async {
+        let list = common::plugins::get(&g3, "/v1/plugins").await;
+        list["plugins"][0]["binding"]["config"]["fields"] == "name"
+    })
+    .await;
+    assert!(loaded, "a new replica starts with the shared plugins");
+
+    // Removed through gateway 1: gone on both.
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/v1/plugins/redact", g1.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let gone = eventually(Duration::from_secs(10), || async {
+        common::plugins::get(&g2, "/v1/plugins").await["plugins"] == json!([])
+    })
+    .await;
+    assert!(gone, "gateway 2 dropped the plugin");
+    c2.publish("users.new", r#"{"email":"c@x.io"}"#.into())
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut sub).await, json!({"email": "c@x.io"}));
+}

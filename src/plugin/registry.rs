@@ -8,6 +8,10 @@
 //! Hot swap: the chain is an immutable value behind a lock; a change builds a new chain and
 //! replaces the pointer. A message is processed by exactly one chain, the one current when
 //! it arrived, so a swap under load loses no message and processes none twice.
+//!
+//! In upstream mode a [`SharedStore`] replaces the directory: changes are written to the
+//! cluster, and every replica applies what the cluster announces ([`Plugins::apply_shared`],
+//! [`Plugins::remove_shared`]), its own changes included.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +55,18 @@ pub enum PluginError {
     /// The engine could not be started.
     #[error("the plugin engine is not available: {0}")]
     Engine(String),
+    /// Upstream mode: the cluster that keeps the plugins could not be written.
+    #[error("cannot store the plugin in the upstream cluster: {0}")]
+    Shared(String),
+}
+
+/// Where plugins are kept when it is not the local directory: the upstream cluster, shared
+/// by every gateway replica. Calls block (they are made from blocking threads).
+pub trait SharedStore: Send + Sync {
+    /// Stores the record of `name` (and its component, when it changed).
+    fn save(&self, name: &str, wasm: Option<&[u8]>, record: &[u8]) -> Result<(), PluginError>;
+    /// Removes `name`.
+    fn delete(&self, name: &str) -> Result<(), PluginError>;
 }
 
 /// What the API reports about a plugin.
@@ -71,11 +87,17 @@ pub struct PluginInfo {
     pub metrics: MetricsSnapshot,
 }
 
-/// `binding.json`: the binding and when the component was uploaded.
+/// `binding.json` (and the record in the cluster's key-value bucket in upstream mode): the
+/// binding, when the component was uploaded, and its digest.
 #[derive(Serialize, Deserialize)]
-struct Stored {
-    binding: Binding,
-    uploaded: i64,
+pub struct Stored {
+    /// How the plugin is bound.
+    pub binding: Binding,
+    /// Upload time, nanoseconds since the epoch.
+    pub uploaded: i64,
+    /// `sha256:<hex>` of the component (absent in files written before it was recorded).
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// The result of a dry run.
@@ -128,6 +150,8 @@ pub struct Plugins {
     active: AtomicBool,
     /// Serialises changes so two uploads of one name cannot interleave their files.
     changes: Mutex<()>,
+    /// Upstream mode: the cluster keeps the plugins instead of `dir`.
+    shared: std::sync::OnceLock<Arc<dyn SharedStore>>,
 }
 
 impl Plugins {
@@ -145,7 +169,98 @@ impl Plugins {
             chain: RwLock::new(Arc::new(Chain::default())),
             active: AtomicBool::new(false),
             changes: Mutex::new(()),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Upstream mode: keeps plugins in `store` rather than in the directory. Set before
+    /// [`Plugins::start`], which then loads no files (the cluster announces what exists).
+    pub fn set_shared_store(&self, store: Arc<dyn SharedStore>) {
+        let _ = self.shared.set(store);
+    }
+
+    /// Applies a plugin the shared store announced (an upload through any replica, or one
+    /// that existed when this replica started). `wasm` may be left out when the running
+    /// component already has the record's digest (a binding change). Nothing happens when
+    /// the plugin already runs as announced. Blocking (compiles).
+    pub fn apply_shared(
+        &self,
+        name: &str,
+        wasm: Option<&[u8]>,
+        record: &[u8],
+    ) -> Result<(), PluginError> {
+        check_name(name)?;
+        let stored: Stored =
+            serde_json::from_slice(record).map_err(|e| PluginError::BadBinding(e.to_string()))?;
+        let _guard = self.changes.lock();
+        if self.is_preloaded(name) {
+            warn!(plugin = %name, "ignoring the cluster's copy: preloaded from the config file");
+            return Ok(());
+        }
+        let current = self.current(name);
+        let same_module = current
+            .as_ref()
+            .is_some_and(|cur| stored.digest.as_deref() == Some(cur.module.digest()));
+        if let Some(cur) = &current
+            && same_module
+            && cur.uploaded == stored.uploaded
+            && cur.binding == stored.binding
+        {
+            return Ok(());
+        }
+        let metrics = current.as_ref().map(|p| p.metrics.clone());
+        let loaded = match (wasm, &current) {
+            (Some(wasm), _) => {
+                self.prepare(name, wasm, stored.binding, stored.uploaded, metrics)?
+            }
+            (None, Some(cur)) if same_module => {
+                stored.binding.validate().map_err(PluginError::BadBinding)?;
+                let limits = stored.binding.limits(&self.config);
+                let loaded = Loaded::new(
+                    name.to_string(),
+                    stored.binding,
+                    cur.module.clone(),
+                    limits,
+                    cur.size,
+                    stored.uploaded,
+                    cur.metrics.clone(),
+                )
+                .map_err(PluginError::Init)?;
+                Arc::new(loaded)
+            }
+            (None, _) => {
+                return Err(PluginError::Shared(format!(
+                    "the component of {name} is not running here and was not given"
+                )));
+            }
+        };
+        if let Some(digest) = &stored.digest
+            && digest != loaded.module.digest()
+        {
+            // The component was replaced again meanwhile; its own announcement follows.
+            return Ok(());
+        }
+        self.swap(|plugins| replace(plugins, loaded));
+        info!(plugin = %name, "plugin loaded from the upstream cluster");
+        Ok(())
+    }
+
+    /// Removes a plugin the shared store announced as deleted.
+    pub fn remove_shared(&self, name: &str) {
+        let _guard = self.changes.lock();
+        if self.current(name).is_some() && !self.is_preloaded(name) {
+            self.swap(|plugins| plugins.retain(|p| p.name != name));
+            info!(plugin = %name, "plugin removed through the upstream cluster");
+        }
+    }
+
+    /// The digest and record of a running plugin, to compare with the shared store's.
+    pub fn running_digest(&self, name: &str) -> Option<String> {
+        self.current(name).map(|p| p.module.digest().to_string())
+    }
+
+    fn is_preloaded(&self, name: &str) -> bool {
+        self.shared.get().is_some() && self.config.preload.iter().any(|p| p.name == name)
     }
 
     /// Loads the persisted plugins, then the config file's preloads (which replace
@@ -153,7 +268,12 @@ impl Plugins {
     /// and skipped; a preload that fails stops the server, as a bad config does.
     pub fn start(&self) -> anyhow::Result<()> {
         let mut loaded = 0;
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+        let files = if self.shared.get().is_some() {
+            None
+        } else {
+            std::fs::read_dir(&self.dir).ok()
+        };
+        if let Some(entries) = files {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if !is_valid_plugin_name(&name) {
@@ -180,7 +300,7 @@ impl Plugins {
                 on_error: p.on_error.clone(),
                 limits: Default::default(),
             };
-            self.put(&p.name, wasm, binding)
+            self.put_local(&p.name, wasm, binding)
                 .map_err(|e| anyhow::anyhow!("plugins.preload {}: {e}", p.name))?;
             loaded += 1;
         }
@@ -265,10 +385,30 @@ impl Plugins {
         binding: Binding,
     ) -> Result<PluginInfo, PluginError> {
         check_name(name)?;
+        if self.is_preloaded(name) {
+            return Err(PluginError::BadName(format!(
+                "{name} (preloaded from this replica's config file; change it there)"
+            )));
+        }
+        self.put_local(name, wasm, binding)
+    }
+
+    /// [`Plugins::put`] without the preload check (preloads themselves go through here; in
+    /// upstream mode they stay local to the replica whose config names them).
+    fn put_local(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        binding: Binding,
+    ) -> Result<PluginInfo, PluginError> {
+        check_name(name)?;
         let _guard = self.changes.lock();
         let metrics = self.current(name).map(|p| p.metrics.clone());
         let loaded = self.prepare(name, &wasm, binding, now_nanos(), metrics)?;
-        self.persist(name, Some(&wasm), &loaded)?;
+        let preload = self.config.preload.iter().any(|p| p.name == name);
+        if !(preload && self.shared.get().is_some()) {
+            self.persist(name, Some(&wasm), &loaded)?;
+        }
         let info = info_of(&loaded);
         self.swap(|plugins| replace(plugins, loaded));
         info!(plugin = %name, digest = %info.digest, "plugin loaded");
@@ -308,6 +448,17 @@ impl Plugins {
         let _guard = self.changes.lock();
         if self.current(name).is_none() {
             return Err(PluginError::NotFound(name.to_string()));
+        }
+        if let Some(shared) = self.shared.get() {
+            if self.is_preloaded(name) {
+                return Err(PluginError::BadName(format!(
+                    "{name} (preloaded from this replica's config file; change it there)"
+                )));
+            }
+            shared.delete(name)?;
+            self.swap(|plugins| plugins.retain(|p| p.name != name));
+            info!(plugin = %name, "plugin removed");
+            return Ok(());
         }
         self.swap(|plugins| plugins.retain(|p| p.name != name));
         match std::fs::remove_dir_all(self.dir.join(name)) {
@@ -380,17 +531,21 @@ impl Plugins {
     }
 
     fn persist(&self, name: &str, wasm: Option<&[u8]>, loaded: &Loaded) -> Result<(), PluginError> {
+        let stored = Stored {
+            binding: loaded.binding.clone(),
+            uploaded: loaded.uploaded,
+            digest: Some(loaded.module.digest().to_string()),
+        };
+        let json = serde_json::to_vec_pretty(&stored)
+            .map_err(|e| PluginError::BadBinding(e.to_string()))?;
+        if let Some(shared) = self.shared.get() {
+            return shared.save(name, wasm, &json);
+        }
         let dir = self.dir.join(name);
         std::fs::create_dir_all(&dir)?;
         if let Some(wasm) = wasm {
             write_atomic(&dir.join("plugin.wasm"), wasm)?;
         }
-        let stored = Stored {
-            binding: loaded.binding.clone(),
-            uploaded: loaded.uploaded,
-        };
-        let json = serde_json::to_vec_pretty(&stored)
-            .map_err(|e| PluginError::BadBinding(e.to_string()))?;
         write_atomic(&dir.join("binding.json"), &json)?;
         Ok(())
     }

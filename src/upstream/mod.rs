@@ -17,6 +17,7 @@
 //!   cluster's JetStream through the gateway unchanged.
 
 mod convert;
+pub mod plugins;
 pub mod streams;
 
 use std::sync::Arc;

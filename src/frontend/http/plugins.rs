@@ -62,6 +62,7 @@ fn problem(e: PluginError) -> ApiError {
         PluginError::NotFound(_) => ProblemKind::NotFound,
         PluginError::Load(LoadError::TooLarge { .. }) => ProblemKind::TooLarge,
         PluginError::Io(_) | PluginError::Engine(_) => ProblemKind::StoreUnavailable,
+        PluginError::Shared(_) => ProblemKind::UpstreamUnavailable,
         _ => ProblemKind::BadRequest,
     };
     ApiError::new(kind, e.to_string())
