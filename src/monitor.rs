@@ -163,7 +163,26 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "slow_consumers": s.slow_consumers.load(Ordering::Relaxed),
         "subscriptions": shared.router.subscription_count(),
         "jetstream": varz_jetstream(&shared),
+        "upstream": varz_upstream(&shared),
     }))
+}
+
+/// The `upstream` block of `/varz` (sluice's own): the cluster this gateway fronts, `null`
+/// in embedded mode.
+fn varz_upstream(shared: &Shared) -> serde_json::Value {
+    let (Some(up), Some(cfg)) = (shared.upstream.get(), &shared.config.upstream) else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "servers": cfg.servers,
+        "name": cfg.name,
+        "connected": up.is_connected(),
+        "connected_url": up.connected_url(),
+        "subscriptions": shared.router.upstream_interest(),
+        "buffered_bytes": up.buffered(),
+        "max_buffer": cfg.max_buffer,
+        "refused_publishes": up.refused(),
+    })
 }
 
 /// The `jetstream` block of `/varz`: config and usage when enabled, `{}` otherwise.
@@ -488,6 +507,32 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "Connections closed because they could not keep up.",
         s.slow_consumers.load(Ordering::Relaxed) as f64,
     );
+    if let Some(up) = shared.upstream.get() {
+        metric(
+            "sluice_upstream_connected",
+            "gauge",
+            "1 while a server of the upstream cluster is connected (upstream mode).",
+            f64::from(u8::from(up.is_connected())),
+        );
+        metric(
+            "sluice_upstream_subscriptions",
+            "gauge",
+            "Subscriptions carried upstream (one per distinct subject and queue group).",
+            shared.router.upstream_interest() as f64,
+        );
+        metric(
+            "sluice_upstream_buffered_bytes",
+            "gauge",
+            "Publishes waiting for the upstream connection, in bytes.",
+            up.buffered() as f64,
+        );
+        metric(
+            "sluice_upstream_refused_total",
+            "counter",
+            "Publishes refused because the upstream buffer was full.",
+            up.refused() as f64,
+        );
+    }
     metric(
         "sluice_uptime_seconds",
         "gauge",

@@ -244,6 +244,23 @@ async fn a_queue_group_split_across_gateways_gets_each_message_once() {
         per_gateway[1] > 0 && per_gateway[2] > 0,
         "both gateways served: {per_gateway:?}"
     );
+    // Two local members on gateway 1, one upstream subscription (plus the client's inbox).
+    let varz: Value = reqwest::get(format!("{}/varz", g1.monitor_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(varz["upstream"]["connected"], true, "{varz}");
+    assert_eq!(varz["subscriptions"], 2 + 1, "{varz}");
+    assert_eq!(varz["upstream"]["subscriptions"], 1 + 1, "{varz}");
+    let metrics = reqwest::get(format!("{}/metrics", g1.monitor_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("sluice_upstream_connected 1"), "{metrics}");
 
     let mut audited = 0;
     while audited < N {

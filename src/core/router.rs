@@ -153,6 +153,11 @@ impl Router {
         let _ = self.uplink.set(uplink);
     }
 
+    /// Distinct (subject, queue) pairs subscribed upstream (upstream mode; 0 otherwise).
+    pub fn upstream_interest(&self) -> usize {
+        self.interest.lock().len()
+    }
+
     /// Whether publishes go to an upstream cluster rather than to local subscribers.
     pub fn is_upstream(&self) -> bool {
         self.uplink.get().is_some()
