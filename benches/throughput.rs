@@ -18,6 +18,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 // Not `benches/js.rs`: cargo would also build every `benches/*.rs` as a bench target.
+#[path = "throughput/gateway.rs"]
+mod gateway;
 #[path = "throughput/js.rs"]
 mod js;
 #[path = "throughput/plugins.rs"]
@@ -89,6 +91,8 @@ struct Proc {
     ws_url: Option<String>,
     /// `http://host:port` of sluice's HTTP API.
     api_url: Option<String>,
+    /// `http://127.0.0.1:port` of the monitoring port, when started with `-m`.
+    monitor_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -131,12 +135,19 @@ impl Proc {
                 "jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: always\n}}\n"
             )),
         }
+        Proc::spawn(bin, dir, name, &text, &extra)
+    }
+
+    /// Starts `bin` on a free loopback client port with `text` as its config file `name`
+    /// (written into `dir`, which lives as long as the process) and `extra` arguments, and
+    /// waits until it says it is ready.
+    fn spawn(bin: &str, dir: tempfile::TempDir, name: &str, text: &str, extra: &[&str]) -> Proc {
         let config = dir.path().join(name);
         std::fs::write(&config, text).expect("write config");
         let mut child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
             .arg(&config)
-            .args(&extra)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -144,7 +155,7 @@ impl Proc {
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let stderr = child.stderr.take().expect("piped");
         let mut lines = BufReader::new(stderr).lines();
-        let (mut url, mut ws_url, mut api_url) = (None, None, None);
+        let (mut url, mut ws_url, mut api_url, mut monitor_url) = (None, None, None, None);
         for line in lines.by_ref().map_while(Result::ok) {
             if let Some(i) = line.find("Listening for client connections on ") {
                 url = Some(format!("nats://{}", line[i + 36..].trim()));
@@ -154,6 +165,11 @@ impl Proc {
             }
             if let Some(i) = line.find("Listening for API requests on ") {
                 api_url = Some(format!("http://{}", line[i + 30..].trim()));
+            }
+            if let Some(i) = line.find("Starting http monitor on ") {
+                // Bound to the `-a` host; only the port is needed.
+                let port = line[i + 25..].trim().rsplit(':').next().unwrap_or("");
+                monitor_url = Some(format!("http://127.0.0.1:{port}"));
             }
             if line.contains("Server is ready") {
                 break;
@@ -166,6 +182,7 @@ impl Proc {
             url: url.unwrap_or_else(|| panic!("{bin} printed no listen line")),
             ws_url,
             api_url,
+            monitor_url,
             _dir: dir,
         }
     }
@@ -250,9 +267,18 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
     }
     publisher.flush().await.expect("flush");
     if expected > 0 {
+        // Gives up after 120 s, or after 10 s without a delivery (messages were lost, e.g.
+        // dropped as a slow consumer somewhere on the way).
         let deadline = Instant::now() + Duration::from_secs(120);
-        while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        let (mut seen, mut last_progress) = (0, Instant::now());
+        while seen < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
+            let now = received.load(Ordering::Relaxed);
+            if now > seen {
+                (seen, last_progress) = (now, Instant::now());
+            } else if last_progress.elapsed() > Duration::from_secs(10) {
+                break;
+            }
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -526,6 +552,7 @@ fn main() {
     }
     js::run_all(&o, &rt, &mut rows);
     plugins::run_all(&o, &rt, &sluice, &mut rows);
+    gateway::run_all(&o, &rt, &nats, &mut rows);
     if let Some(path) = o.json {
         let doc = serde_json::json!({
             "msgs": o.msgs, "js_msgs": o.js_msgs, "rounds": o.rounds, "rows": rows

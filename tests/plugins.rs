@@ -405,3 +405,53 @@ async fn preloads_from_the_config_file_and_the_cli() {
     assert_eq!(code, Some(1));
     assert!(err.contains("404"), "{err}");
 }
+
+/// Publishes sent in one burst reach the chain as batches (one `on-batch` call per plugin
+/// per read): messages a plugin applies to and messages it does not, single and fanned-out,
+/// all come out complete and in publish order.
+#[tokio::test]
+async fn a_burst_through_plugins_arrives_complete_and_in_order() {
+    let server = Server::start(&[]);
+    let (status, info) = put(
+        &server,
+        "redact",
+        "redact_json",
+        "subjects=burst.r.*&config.fields=n",
+    )
+    .await;
+    assert_eq!(status, 201, "{info}");
+    let (status, info) = put(&server, "split", "split_array", "subjects=burst.s.*").await;
+    assert_eq!(status, 201, "{info}");
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let mut sub = nc.subscribe("burst.>").await.unwrap();
+    sync(&nc).await;
+    const N: usize = 3000;
+    for i in 0..N {
+        let (subject, payload) = match i % 3 {
+            0 => ("burst.r.x", format!(r#"{{"i":{i},"n":"secret"}}"#)),
+            1 => ("burst.p.x", format!(r#"{{"i":{i}}}"#)),
+            _ => (
+                "burst.s.x",
+                format!(r#"[{{"i":{i}}},{{"i":{i},"second":true}}]"#),
+            ),
+        };
+        nc.publish(subject, payload.into()).await.unwrap();
+    }
+    nc.flush().await.unwrap();
+    for i in 0..N {
+        let (subject, v) = next_json(&mut sub).await;
+        match i % 3 {
+            0 => assert_eq!(v, json!({"i": i, "n": "***"}), "{subject}"),
+            1 => assert_eq!(v, json!({"i": i}), "{subject}"),
+            _ => {
+                assert_eq!(v, json!({"i": i}), "{subject}");
+                let (_, second) = next_json(&mut sub).await;
+                assert_eq!(second, json!({"i": i, "second": true}));
+            }
+        }
+    }
+    let list = get(&server, "/v1/plugins").await;
+    for p in list["plugins"].as_array().unwrap() {
+        assert_eq!(p["metrics"]["calls"], N / 3, "{p}");
+    }
+}

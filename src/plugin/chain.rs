@@ -112,42 +112,86 @@ impl Loaded {
         }
     }
 
+    /// Runs the plugin's `on-batch` on several messages in one call (the per-call cost of
+    /// entering the sandbox is paid once). `None` when the batch call failed: the caller
+    /// then runs the messages one by one, so a failure costs only the message that caused
+    /// it, as with single calls. Outcomes are counted only for a successful batch.
+    pub fn call_batch(&self, ctx: &Context, msgs: &[PluginMessage]) -> Option<Vec<Verdict>> {
+        if self.needs_blocking.load(Ordering::Relaxed) {
+            return blocking(|| self.call_batch_here(ctx, msgs));
+        }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.call_batch_here(ctx, msgs))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.needs_blocking.store(true, Ordering::Relaxed);
+                warn!(plugin = %self.name, "the plugin writes to stdout or stderr; its calls now run off the async workers");
+                blocking(|| self.call_batch_here(ctx, msgs))
+            }
+        }
+    }
+
+    fn call_batch_here(&self, ctx: &Context, msgs: &[PluginMessage]) -> Option<Vec<Verdict>> {
+        let started = Instant::now();
+        let mut instance = self.instance().ok()?;
+        let result = instance.on_batch(ctx, msgs);
+        self.give_back(instance);
+        let verdicts = result.ok()?;
+        let each = started.elapsed() / u32::try_from(msgs.len().max(1)).unwrap_or(u32::MAX);
+        for v in &verdicts {
+            self.metrics.record(outcome_of(&Ok(v)), each);
+        }
+        Some(verdicts)
+    }
+
     fn call_here(&self, ctx: &Context, msg: &PluginMessage) -> Result<Verdict, CallError> {
         let started = Instant::now();
-        let pooled = self.pool.lock().pop();
-        let mut instance = match pooled {
-            Some(i) => i,
-            None => match self
-                .module
-                .instantiate(&self.name, &self.config, self.limits)
-            {
-                Ok(i) => i,
-                Err(e) => {
-                    self.metrics.record(Outcome::Error, started.elapsed());
-                    return Err(e);
-                }
-            },
+        let mut instance = match self.instance() {
+            Ok(i) => i,
+            Err(e) => {
+                self.metrics.record(Outcome::Error, started.elapsed());
+                return Err(e);
+            }
         };
         let result = instance.on_message(ctx, msg);
-        let outcome = match &result {
-            Ok(Verdict::Pass) => Outcome::Pass,
-            Ok(Verdict::Drop(_)) => Outcome::Drop,
-            Ok(Verdict::Modify(_)) => Outcome::Modify,
-            Ok(Verdict::Emit(_)) => Outcome::Emit,
-            Ok(Verdict::Reject { .. }) => Outcome::Reject,
-            Err(CallError::Trap(_)) => Outcome::Trap,
-            Err(CallError::Deadline) => Outcome::Deadline,
-            Err(CallError::Memory) => Outcome::Memory,
-            Err(_) => Outcome::Error,
-        };
-        self.metrics.record(outcome, started.elapsed());
+        self.metrics
+            .record(outcome_of(&result.as_ref()), started.elapsed());
+        self.give_back(instance);
+        result
+    }
+
+    /// A warm instance from the pool, or a fresh one.
+    fn instance(&self) -> Result<Instance, CallError> {
+        let pooled = self.pool.lock().pop();
+        match pooled {
+            Some(i) => Ok(i),
+            None => self
+                .module
+                .instantiate(&self.name, &self.config, self.limits),
+        }
+    }
+
+    /// Returns an instance to the pool unless a failure poisoned it.
+    fn give_back(&self, instance: Instance) {
         if !instance.is_poisoned() {
             let mut pool = self.pool.lock();
             if pool.len() < POOL_MAX {
                 pool.push(instance);
             }
         }
-        result
+    }
+}
+
+fn outcome_of(result: &Result<&Verdict, &CallError>) -> Outcome {
+    match result {
+        Ok(Verdict::Pass) => Outcome::Pass,
+        Ok(Verdict::Drop(_)) => Outcome::Drop,
+        Ok(Verdict::Modify(_)) => Outcome::Modify,
+        Ok(Verdict::Emit(_)) => Outcome::Emit,
+        Ok(Verdict::Reject { .. }) => Outcome::Reject,
+        Err(CallError::Trap(_)) => Outcome::Trap,
+        Err(CallError::Deadline) => Outcome::Deadline,
+        Err(CallError::Memory) => Outcome::Memory,
+        Err(_) => Outcome::Error,
     }
 }
 
@@ -228,6 +272,105 @@ impl Chain {
     }
 }
 
+/// Most messages one `on-batch` call gets.
+pub const MAX_BATCH: usize = 256;
+
+impl Chain {
+    /// Runs the chain on a batch of messages from one publisher, in order: each plugin gets
+    /// the messages it applies to in one `on-batch` call. The result has one entry per
+    /// input message, as [`Chain::process`] would have given for it alone.
+    pub fn process_batch(&self, ctx: &Context, msgs: Vec<Message>) -> Vec<Chained> {
+        // Each message's work: its current messages and its outcome so far.
+        let mut items: Vec<Option<(Vec<Message>, Processed)>> = msgs
+            .iter()
+            .map(|m| {
+                self.plugins
+                    .iter()
+                    .any(|p| p.applies(&m.subject))
+                    .then(|| (Vec::new(), Processed::default()))
+            })
+            .collect();
+        let mut untouched: Vec<Option<Message>> = Vec::with_capacity(msgs.len());
+        for (m, item) in msgs.into_iter().zip(items.iter_mut()) {
+            match item {
+                Some((current, _)) => {
+                    current.push(m);
+                    untouched.push(None);
+                }
+                None => untouched.push(Some(m)),
+            }
+        }
+        for plugin in &self.plugins {
+            run_batch(plugin, ctx, &mut items);
+        }
+        items
+            .into_iter()
+            .zip(untouched)
+            .map(|(item, original)| match (item, original) {
+                (Some((current, mut out)), _) => {
+                    out.deliver = current;
+                    Chained::Processed(out)
+                }
+                (None, Some(m)) => Chained::Untouched(m),
+                (None, None) => Chained::Processed(Processed::default()),
+            })
+            .collect()
+    }
+}
+
+/// One plugin over every item's current messages: those it applies to go to it in batches
+/// of at most [`MAX_BATCH`]; a failed batch is run again message by message. Each result
+/// takes the place its message had.
+fn run_batch(plugin: &Loaded, ctx: &Context, items: &mut [Option<(Vec<Message>, Processed)>]) {
+    enum Slot {
+        Skipped(Message),
+        Seen(usize),
+    }
+    let mut seen: Vec<(usize, Message)> = Vec::new();
+    let mut layout: Vec<Vec<Slot>> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter_mut().enumerate() {
+        let mut slots = Vec::new();
+        if let Some((current, _)) = item {
+            for m in current.drain(..) {
+                if plugin.applies(&m.subject) {
+                    slots.push(Slot::Seen(seen.len()));
+                    seen.push((i, m));
+                } else {
+                    slots.push(Slot::Skipped(m));
+                }
+            }
+        }
+        layout.push(slots);
+    }
+    let mut results: Vec<Vec<Message>> = Vec::with_capacity(seen.len());
+    for chunk in seen.chunks(MAX_BATCH) {
+        let views: Vec<PluginMessage> = chunk.iter().map(|(_, m)| to_plugin(m)).collect();
+        // One verdict per message (checked by the host), or None: one by one.
+        let mut verdicts = plugin.call_batch(ctx, &views).map(Vec::into_iter);
+        for (i, m) in chunk {
+            let mut next = Vec::new();
+            if let Some((_, out)) = &mut items[*i] {
+                match verdicts.as_mut().and_then(Iterator::next) {
+                    Some(v) => apply_verdict(plugin, Ok(v), m.clone(), &mut next, out),
+                    None => run_one(plugin, ctx, m.clone(), &mut next, out),
+                }
+            }
+            results.push(next);
+        }
+    }
+    let mut results: Vec<Option<Vec<Message>>> = results.into_iter().map(Some).collect();
+    for (item, slots) in items.iter_mut().zip(layout) {
+        if let Some((current, _)) = item {
+            for slot in slots {
+                match slot {
+                    Slot::Skipped(m) => current.push(m),
+                    Slot::Seen(k) => current.extend(results[k].take().unwrap_or_default()),
+                }
+            }
+        }
+    }
+}
+
 /// One plugin on one message: its verdict applied, or its binding's error policy.
 fn run_one(
     plugin: &Loaded,
@@ -237,6 +380,17 @@ fn run_one(
     out: &mut Processed,
 ) {
     let verdict = plugin.call(ctx, &to_plugin(&m));
+    apply_verdict(plugin, verdict, m, next, out);
+}
+
+/// A plugin's verdict on `m` applied: what goes on to `next`, or the binding's error policy.
+fn apply_verdict(
+    plugin: &Loaded,
+    verdict: Result<Verdict, CallError>,
+    m: Message,
+    next: &mut Vec<Message>,
+    out: &mut Processed,
+) {
     let failure = match verdict {
         Ok(Verdict::Pass) => {
             next.push(m);

@@ -327,8 +327,8 @@ impl Module {
         };
         let mut store = Store::new(&self.inner.shared.engine, data);
         store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_callback(|ctx| Ok(ctx.data().clock.check()));
-        store.set_epoch_deadline(ticks(limits.deadline.saturating_mul(INIT_DEADLINE_FACTOR)));
+        store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().clock.check()));
+        store.set_epoch_deadline(1);
 
         let init_error = |store: &Store<StoreData>, e: wasmtime::Error| match classify(store, e) {
             CallError::Trap(msg) => CallError::Init(msg),
@@ -375,7 +375,7 @@ impl Instance {
     /// Runs `on-message` under the limits. After `Deadline`, `Memory` or `Trap` the
     /// instance is poisoned (see [`Instance::is_poisoned`]); `TooManyEmits` leaves it usable.
     pub fn on_message(&mut self, ctx: &Context, msg: &PluginMessage) -> Result<Verdict, CallError> {
-        self.enter()?;
+        self.enter(1)?;
         let headers = header_refs(&msg.headers);
         let result = self.filter.sluice_plugin_filter().call_on_message(
             &mut self.store,
@@ -386,8 +386,9 @@ impl Instance {
         convert_verdict(verdict, self.max_emit)
     }
 
-    /// Runs `on-batch` under the limits (one deadline for the whole batch) and checks that
-    /// it answered one verdict per message. Poisoning as for [`Instance::on_message`].
+    /// Runs `on-batch` under the limits (the deadline times the number of messages, for the
+    /// whole batch) and checks that it answered one verdict per message. Poisoning as for
+    /// [`Instance::on_message`].
     pub fn on_batch(
         &mut self,
         ctx: &Context,
@@ -396,7 +397,7 @@ impl Instance {
         if msgs.is_empty() {
             return Ok(Vec::new());
         }
-        self.enter()?;
+        self.enter(msgs.len())?;
         let headers: Vec<Vec<(&str, &str)>> =
             msgs.iter().map(|m| header_refs(&m.headers)).collect();
         let params: Vec<wit::MessageParam<'_>> = msgs
@@ -430,14 +431,19 @@ impl Instance {
         self.poisoned
     }
 
-    fn enter(&mut self) -> Result<(), CallError> {
+    /// Arms the limits for a call covering `messages` messages: the deadline is per
+    /// message, so a batch gets the sum of its messages' budgets.
+    fn enter(&mut self, messages: usize) -> Result<(), CallError> {
         if self.poisoned {
             return Err(CallError::Trap(
                 "instance is poisoned by an earlier failure; instantiate afresh".into(),
             ));
         }
-        self.store.data_mut().clock = CallClock::start(self.deadline);
-        self.store.set_epoch_deadline(ticks(self.deadline));
+        let n = u32::try_from(messages.max(1)).unwrap_or(u32::MAX);
+        let budget = self.deadline.saturating_mul(n);
+        self.store.data_mut().clock = CallClock::start(budget);
+        // The first check comes at the next tick, where the clock reads its CPU baseline.
+        self.store.set_epoch_deadline(1);
         Ok(())
     }
 
@@ -643,7 +649,10 @@ struct StoreData {
 /// time, so a plugin cannot hold its publisher up for long either way.
 struct CallClock {
     budget: Duration,
-    cpu_start: Duration,
+    /// The thread's CPU time when the call started, read at the first tick rather than at
+    /// the start: reading it is a system call (no vDSO for thread clocks), and most calls
+    /// end long before a tick.
+    cpu_start: Option<Duration>,
     wall_start: StdInstant,
 }
 
@@ -654,14 +663,21 @@ impl CallClock {
     fn start(budget: Duration) -> CallClock {
         CallClock {
             budget,
-            cpu_start: thread_cpu_time(),
+            cpu_start: None,
             wall_start: StdInstant::now(),
         }
     }
 
-    /// At a deadline tick: stop the call, or the ticks it may still run.
-    fn check(&self) -> UpdateDeadline {
-        let used = thread_cpu_time().saturating_sub(self.cpu_start);
+    /// At a deadline tick: stop the call, or the ticks it may still run. At the first
+    /// tick (one tick after the start at most) the call is assumed to have had the CPU for
+    /// all the time since it started (a thread cannot use more CPU time than real time),
+    /// which can only end it early by the part of that one tick it was descheduled.
+    fn check(&mut self) -> UpdateDeadline {
+        let now = thread_cpu_time();
+        let start = *self
+            .cpu_start
+            .get_or_insert_with(|| now.saturating_sub(self.wall_start.elapsed()));
+        let used = now.saturating_sub(start);
         let wall_left = self
             .budget
             .saturating_mul(WALL_FACTOR)

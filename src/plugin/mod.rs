@@ -49,7 +49,28 @@ pub fn route(
     ctx: impl FnOnce() -> Context,
     msg: Message,
 ) -> Routed {
-    match shared.plugins.process(ctx, msg) {
+    route_chained(shared, publisher, shared.plugins.process(ctx, msg))
+}
+
+/// [`route`] for several messages of one publisher (a read's worth of publishes): the chain
+/// runs once per plugin for all of them, then each is routed in order. One result per
+/// message.
+pub fn route_batch(
+    shared: &Shared,
+    publisher: &mut Publisher,
+    ctx: impl FnOnce() -> Context,
+    msgs: Vec<Message>,
+) -> Vec<Routed> {
+    shared
+        .plugins
+        .process_batch(ctx, msgs)
+        .into_iter()
+        .map(|chained| route_chained(shared, publisher, chained))
+        .collect()
+}
+
+fn route_chained(shared: &Shared, publisher: &mut Publisher, chained: Chained) -> Routed {
+    match chained {
         Chained::Untouched(msg) => Routed {
             delivered: shared.router.publish(publisher, &msg),
             rejected: None,

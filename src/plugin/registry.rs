@@ -525,6 +525,21 @@ impl Plugins {
         chain.process(&ctx(), msg)
     }
 
+    /// [`Plugins::process`] for several messages of one publisher, in order, each plugin
+    /// called once per batch (`on-batch`); one result per message.
+    pub fn process_batch(&self, ctx: impl FnOnce() -> Context, msgs: Vec<Message>) -> Vec<Chained> {
+        if !self.active.load(Ordering::Acquire) {
+            return msgs.into_iter().map(Chained::Untouched).collect();
+        }
+        let chain = self.chain.read().clone();
+        chain.process_batch(&ctx(), msgs)
+    }
+
+    /// Whether any plugin is loaded (front-ends batch messages for the chain only then).
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// Where plugins are kept.
     pub fn dir(&self) -> &Path {
         &self.dir

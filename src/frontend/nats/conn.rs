@@ -61,6 +61,18 @@ struct Connection {
     last_in: Instant,
     in_msgs: u64,
     in_bytes: u64,
+    /// Publishes of the current read waiting for the plugin chain (only while plugins run).
+    batch: Vec<Message>,
+}
+
+/// The plugin context of a message from `client`.
+fn plugin_context(client: &ClientState) -> impl FnOnce() -> plugin::Context + '_ {
+    let protocol = if client.websocket {
+        Protocol::Websocket
+    } else {
+        Protocol::Nats
+    };
+    move || plugin::context(protocol, Some(client.id), client.user())
 }
 
 impl Connection {
@@ -76,6 +88,7 @@ impl Connection {
             last_in: Instant::now(),
             in_msgs: 0,
             in_bytes: 0,
+            batch: Vec::new(),
         }
     }
 
@@ -140,6 +153,9 @@ impl Connection {
         loop {
             match decoder.decode(buf) {
                 Ok(Some(op)) => {
+                    if !matches!(op, ClientOp::Pub { .. } | ClientOp::HPub { .. }) {
+                        self.route_batch();
+                    }
                     if let Flow::Close = self.apply(op).await {
                         flow = Flow::Close;
                         break;
@@ -170,6 +186,7 @@ impl Connection {
                 }
             }
         }
+        self.route_batch();
         self.publisher.flush();
         if self.in_msgs > 0 {
             self.shared.stats.record_in(self.in_msgs, self.in_bytes);
@@ -336,26 +353,56 @@ impl Connection {
         };
         self.in_msgs += 1;
         self.in_bytes += msg.size() as u64;
+        if !self.batch.is_empty() || self.shared.plugins.is_active() {
+            // Plugins run once per batch of publishes (see `route_batch`).
+            self.batch.push(msg);
+            if self.batch.len() >= plugin::chain::MAX_BATCH {
+                self.route_batch();
+            }
+            self.ok();
+            return Flow::Continue;
+        }
         // Only requests need the subject and reply afterwards (no-responders, rejections).
         let request = msg.reply.clone().map(|r| (msg.subject.clone(), r));
-        let client = &self.client;
-        let protocol = if client.websocket {
-            Protocol::Websocket
-        } else {
-            Protocol::Nats
-        };
-        let ctx = || plugin::context(protocol, Some(client.id), client.user());
+        let ctx = plugin_context(&self.client);
         let routed = plugin::route(&self.shared, &mut self.publisher, ctx, msg);
         if let Some((subject, reply)) = request {
-            if let Some(rejection) = &routed.rejected {
-                let answer = plugin::rejection_reply(&self.shared, &subject, reply, rejection);
-                self.shared.router.publish(&mut self.publisher, &answer);
-            } else if routed.delivered == 0 && self.opts.no_responders {
-                self.no_responders(&subject, &reply);
-            }
+            self.answer_request(&subject, reply, &routed);
         }
         self.ok();
         Flow::Continue
+    }
+
+    /// Runs the plugin chain on the publishes collected from this read (one `on-batch` call
+    /// per plugin) and routes them in order. Called before any op that is not a publish and
+    /// at the end of each read, so everything a client sent before a PING or SUB has been
+    /// routed when that op is applied.
+    fn route_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.batch);
+        let requests: Vec<_> = msgs
+            .iter()
+            .map(|m| m.reply.clone().map(|r| (m.subject.clone(), r)))
+            .collect();
+        let ctx = plugin_context(&self.client);
+        let routed = plugin::route_batch(&self.shared, &mut self.publisher, ctx, msgs);
+        for (routed, request) in routed.iter().zip(requests) {
+            if let Some((subject, reply)) = request {
+                self.answer_request(&subject, reply, routed);
+            }
+        }
+    }
+
+    /// What a requester hears from the server itself: a plugin's rejection, or no responders.
+    fn answer_request(&mut self, subject: &Bytes, reply: Bytes, routed: &plugin::Routed) {
+        if let Some(rejection) = &routed.rejected {
+            let answer = plugin::rejection_reply(&self.shared, subject, reply, rejection);
+            self.shared.router.publish(&mut self.publisher, &answer);
+        } else if routed.delivered == 0 && self.opts.no_responders {
+            self.no_responders(subject, &reply);
+        }
     }
 
     /// Tells a requester nobody is listening, with the 503 status message nats-server sends.

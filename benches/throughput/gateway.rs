@@ -1,0 +1,223 @@
+//! Gateway overhead (upstream mode): the same client (async-nats) against one nats-server,
+//! once connected to it directly and once through a sluice gateway started with
+//! `--upstream` pointing at that nats-server, rounds interleaved (direct, gateway,
+//! gateway + plugin, direct, ...), medians and the ratio gateway / direct.
+//!
+//! - pub/sub 1:1, 128 B: the core 1:1 scenario ([`run`]) with publisher and subscriber on
+//!   the same path: directly on nats-server, on a gateway, and on a second gateway with the
+//!   `passthrough` plugin bound to the subject (uploaded with `PUT /v1/plugins`; if the
+//!   gateway refuses the upload, that gateway is restarted with the plugin preloaded from
+//!   its config file instead, and the bench says so).
+//! - request/reply, sequential: [`latency`] with responder and requester on the same path,
+//!   directly or through the gateway (the no-plugin one).
+//!
+//! Through the gateway a message crosses two extra hops each way: client -> gateway ->
+//! nats-server -> gateway -> client, so this is the price of keeping sluice's front-ends and
+//! plugins in front of a NATS cluster.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Options, Proc, Scenario, latency, median, progress, run};
+
+const SIZE: usize = 128;
+/// Subject of the 1:1 scenario ([`run`] publishes on `bench`), which the plugin is bound to.
+const SUBJECT: &str = "bench";
+/// Requests per request/reply run, as in the core request/reply rows.
+const REQUESTS: usize = 20_000;
+
+fn passthrough() -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/target/wasm32-wasip2/release/passthrough.wasm");
+    path.exists().then_some(path)
+}
+
+/// A TOML basic string (JSON's escaping is a subset of it).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("json string")
+}
+
+/// Starts a sluice gateway in front of `upstream` with its own plugin directory, an API port
+/// and a monitoring port, optionally preloading `passthrough` bound to [`SUBJECT`], and
+/// waits until `/healthz` says the upstream connection is up.
+fn start_gateway(
+    rt: &tokio::runtime::Runtime,
+    sluice: &str,
+    upstream: &str,
+    preload: Option<&PathBuf>,
+) -> Proc {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = dir.path().join("plugins");
+    let mut text = format!(
+        "[plugins]\ndir = {}\n",
+        toml_str(plugins.to_str().expect("utf-8 temp dir"))
+    );
+    if let Some(wasm) = preload {
+        text.push_str(&format!(
+            "[[plugins.preload]]\nname = \"passthrough\"\nfile = {}\nsubjects = [\"{SUBJECT}\"]\n",
+            toml_str(wasm.to_str().expect("utf-8 path"))
+        ));
+    }
+    let gateway = Proc::spawn(
+        sluice,
+        dir,
+        "gateway.toml",
+        &text,
+        &["--upstream", upstream, "--api_port", "-1", "-m", "-1"],
+    );
+    let monitor = gateway
+        .monitor_url
+        .clone()
+        .expect("the gateway prints its monitor address");
+    rt.block_on(wait_healthy(&format!("{monitor}/healthz")));
+    gateway
+}
+
+/// Polls `url` until it answers 200 (the gateway reports not ready until its upstream
+/// connection is up).
+async fn wait_healthy(url: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => return,
+            other if Instant::now() > deadline => {
+                panic!("gateway not healthy after 15 s: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Binds `passthrough` to [`SUBJECT`] on a running gateway; the error says why not.
+async fn upload(api: &str, wasm: &PathBuf) -> Result<(), String> {
+    let bytes = std::fs::read(wasm).map_err(|e| e.to_string())?;
+    let resp = reqwest::Client::new()
+        .put(format!("{api}/v1/plugins/passthrough?subjects={SUBJECT}"))
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{status}: {}",
+            resp.text().await.unwrap_or_default()
+        ))
+    }
+}
+
+/// Calls the gateway's `passthrough` plugin has served, from `GET /v1/plugins/passthrough`.
+async fn plugin_calls(api: &str) -> Option<u64> {
+    let resp = reqwest::get(format!("{api}/v1/plugins/passthrough"))
+        .await
+        .ok()?;
+    let body: serde_json::Value = resp.json().await.ok()?;
+    body["metrics"]["calls"].as_u64()
+}
+
+/// Runs the gateway rows if `--only` lets them through (they match "gateway overhead"),
+/// against `nats`, the nats-server the core rows use.
+pub(crate) fn run_all(
+    o: &Options,
+    rt: &tokio::runtime::Runtime,
+    nats: &Proc,
+    rows: &mut Vec<serde_json::Value>,
+) {
+    if o.only
+        .as_ref()
+        .is_some_and(|f| !"gateway overhead".contains(f.as_str()))
+    {
+        return;
+    }
+    let Some(wasm) = passthrough() else {
+        eprintln!("gateway rows left out: build the plugins first with `bash plugins/build.sh`");
+        return;
+    };
+    let gateway = start_gateway(rt, &o.sluice, &nats.url, None);
+    let mut with_plugin = start_gateway(rt, &o.sluice, &nats.url, None);
+    let api = with_plugin.api_url.clone().expect("sluice has an API port");
+    let how = match rt.block_on(upload(&api, &wasm)) {
+        Ok(()) => "uploaded with PUT /v1/plugins/passthrough",
+        Err(e) => {
+            eprintln!(
+                "warning: the gateway refused PUT /v1/plugins/passthrough ({e}); \
+                 restarting it with [[plugins.preload]]"
+            );
+            drop(with_plugin);
+            with_plugin = start_gateway(rt, &o.sluice, &nats.url, Some(&wasm));
+            "preloaded from [[plugins.preload]]"
+        }
+    };
+    let api = with_plugin.api_url.clone().expect("sluice has an API port");
+    let calls_before = rt.block_on(plugin_calls(&api)).unwrap_or(0);
+
+    let paths = [
+        ("direct to nats-server", &nats.url),
+        ("through gateway", &gateway.url),
+        ("through gateway + passthrough", &with_plugin.url),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    let pb = progress("gateway overhead 1:1 128 B", o.rounds * paths.len());
+    for _ in 0..o.rounds {
+        for (i, (_, url)) in paths.iter().enumerate() {
+            rates[i].push(rt.block_on(run(url, Scenario::OneToOne, o.msgs, SIZE)));
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    let calls = rt.block_on(plugin_calls(&api)).unwrap_or(0) - calls_before;
+    let expected = (o.rounds * o.msgs) as u64;
+    if calls < expected {
+        eprintln!("warning: passthrough served {calls} calls, expected at least {expected}");
+    }
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    let base = medians[0];
+    println!(
+        "\n| gateway overhead, pub/sub 1:1, {SIZE} B | msgs/s | vs direct | added µs/msg |\n|---|---|---|---|"
+    );
+    for ((label, _), rate) in paths.iter().zip(&medians) {
+        let added = (1.0 / rate - 1.0 / base) * 1e6;
+        println!("| {label} | {rate:.0} | {:.2} | {added:.2} |", rate / base);
+        rows.push(serde_json::json!({
+            "scenario": format!("gateway overhead 1:1: {label}"), "size": SIZE,
+            "msgs_per_s": rate, "vs_direct": rate / base, "added_us_per_msg": added
+        }));
+    }
+    println!("\n(passthrough {how}; {calls} plugin calls during the runs)");
+
+    let paths = &paths[..2];
+    let (mut p50s, mut p99s) = (vec![Vec::new(); 2], vec![Vec::new(); 2]);
+    let pb = progress("gateway overhead request/reply", o.rounds * paths.len());
+    for _ in 0..o.rounds {
+        for (i, (_, url)) in paths.iter().enumerate() {
+            let (p50, p99) = rt.block_on(latency(url, REQUESTS, 1));
+            p50s[i].push(p50);
+            p99s[i].push(p99);
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    let p50s: Vec<f64> = p50s.into_iter().map(median).collect();
+    let p99s: Vec<f64> = p99s.into_iter().map(median).collect();
+    println!(
+        "\n| gateway overhead, request/reply sequential | p50 µs | p99 µs | p50 vs direct | p99 vs direct |\n|---|---|---|---|---|"
+    );
+    for (i, (label, _)) in paths.iter().enumerate() {
+        println!(
+            "| {label} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            p50s[i],
+            p99s[i],
+            p50s[i] / p50s[0],
+            p99s[i] / p99s[0]
+        );
+        rows.push(serde_json::json!({
+            "scenario": format!("gateway overhead request/reply sequential: {label}"),
+            "p50_us": p50s[i], "p99_us": p99s[i],
+            "p50_vs_direct": p50s[i] / p50s[0], "p99_vs_direct": p99s[i] / p99s[0]
+        }));
+    }
+}
