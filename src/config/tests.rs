@@ -208,3 +208,16 @@ fn upstream_mode_is_configured_and_checked() {
     let e = err("[upstream]\nservers = [\"a\"]\nuser = \"u\"");
     assert!(e.contains("together"), "{e}");
 }
+
+#[test]
+fn websocket_compression_is_off_unless_asked_for() {
+    assert!(!ok("").websocket.compression);
+    assert!(!ok("[websocket]\nport = -1").websocket.compression);
+    let c = ok("[websocket]\ncompression = true");
+    assert!(
+        c.websocket.compression,
+        "also applies to /nats without a listener"
+    );
+    assert_eq!(c.websocket.listener, None);
+    assert!(err("[websocket]\ncompression = \"yes\"").contains("compression"));
+}

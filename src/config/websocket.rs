@@ -1,6 +1,7 @@
 //! The `[websocket]` table: the NATS protocol over WebSocket, for browsers (nats.ws, nats.js
 //! `wsconnect`). Like nats-server's `websocket {}` block it can have a listener of its own
-//! that upgrades on any path; the origin rules also guard `/nats` on the API port.
+//! that upgrades on any path; the origin rules and `compression` also apply to `/nats` on the
+//! API port.
 
 use serde::Deserialize;
 
@@ -15,6 +16,9 @@ pub struct WebSocketConfig {
     pub same_origin: bool,
     /// Accept browsers only from these origins (`scheme://host[:port]`); empty = any.
     pub allowed_origins: Vec<String>,
+    /// Negotiate permessage-deflate (RFC 7692) with clients that offer it, like
+    /// nats-server's `websocket { compression: true }`. Off by default.
+    pub compression: bool,
 }
 
 /// Where the dedicated WebSocket listener binds.
@@ -34,6 +38,7 @@ pub(crate) struct WebSocketFile {
     port: Option<i64>,
     same_origin: Option<bool>,
     allowed_origins: Vec<String>,
+    compression: Option<bool>,
 }
 
 /// Validates `[websocket]`; `nats_host` is the default bind address.
@@ -60,6 +65,7 @@ pub(super) fn build(p: &mut Problems, f: WebSocketFile, nats_host: &str) -> WebS
         listener,
         same_origin: f.same_origin.unwrap_or(false),
         allowed_origins: f.allowed_origins,
+        compression: f.compression.unwrap_or(false),
     }
 }
 

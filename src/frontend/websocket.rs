@@ -7,14 +7,21 @@
 //! the pipe, the connection's write deadline fires, and the socket is closed with code 1008
 //! as nats-server does. Origin checks follow nats-server's `same_origin` and
 //! `allowed_origins`.
+//!
+//! The framing is yawc's, upgraded from axum. With `[websocket] compression = true` it
+//! negotiates permessage-deflate (RFC 7692) with clients that offer it, on nats-server's
+//! terms: no context takeover either way (so an idle connection holds no deflate state;
+//! compressors and decompressors are borrowed per message from one pool), the fastest
+//! level, and messages under 64 bytes sent as they are.
 
+use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
@@ -22,6 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
+use yawc::close::CloseCode;
+use yawc::{CompressionLevel, DeflatePool, Frame, HttpWebSocket, IncomingUpgrade, OpCode, Options};
 
 use crate::config::WebSocketConfig;
 use crate::frontend::nats::client::CloseReason;
@@ -30,6 +39,15 @@ use crate::server::Shared;
 
 /// Size of the in-memory pipe between the socket pump and the connection.
 const PIPE: usize = 64 * 1024;
+
+/// Messages shorter than this go out uncompressed (nats-server's threshold): deflate would
+/// not make them smaller.
+const COMPRESS_THRESHOLD: usize = 64;
+
+/// Idle deflate and inflate states kept for reuse, shared by every connection. Without
+/// context takeover a connection holds one only while it compresses or decompresses a
+/// message, so this bounds memory by messages in flight, not by connections.
+static DEFLATE_POOL: LazyLock<DeflatePool> = LazyLock::new(|| DeflatePool::new(32));
 
 /// Serves the dedicated WebSocket listener (upgrade on any path) until `shutdown` fires.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
@@ -43,47 +61,105 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: Cancell
 }
 
 /// Upgrades an HTTP request to a NATS-over-WebSocket connection (also mounted at `/nats` on
-/// the API port). Refuses origins the configuration does not allow with 403.
+/// the API port). Refuses origins the configuration does not allow with 403, before the
+/// upgrade.
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    method: Method,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: IncomingUpgrade,
 ) -> Response {
+    // The extractor checked the key and the version; the rest of RFC 6455's request rules.
+    if method != Method::GET {
+        return (StatusCode::METHOD_NOT_ALLOWED, "WebSocket upgrades use GET").into_response();
+    }
+    if !has_token(&headers, header::UPGRADE, "websocket")
+        || !has_token(&headers, header::CONNECTION, "upgrade")
+    {
+        return (StatusCode::BAD_REQUEST, "not a WebSocket upgrade").into_response();
+    }
     if let Err(why) = check_origin(&shared.config.websocket, &headers) {
         debug!(%addr, why, "WebSocket origin refused.");
         return (StatusCode::FORBIDDEN, why).into_response();
     }
-    let limit = shared.config.nats.max_payload + shared.config.nats.max_control_line + PIPE;
-    ws.max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| bridge(shared, socket, addr))
+    let (response, socket) = match ws.upgrade(options(&shared)) {
+        Ok(upgrade) => upgrade,
+        Err(e) => {
+            debug!(%addr, error = %e, "WebSocket upgrade refused.");
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    };
+    tokio::spawn(async move {
+        // Resolves once the 101 response has gone out and hyper hands over the connection.
+        match socket.await {
+            Ok(socket) => bridge(shared, socket, addr).await,
+            Err(e) => debug!(%addr, error = %e, "WebSocket upgrade failed."),
+        }
+    });
+    response.map(Body::new)
+}
+
+/// The socket's settings: frames and messages up to a maximal NATS operation plus the pipe
+/// (as with the TCP parser, a larger one is a protocol violation), and permessage-deflate
+/// when configured. A client that does not offer it gets plain frames either way.
+fn options(shared: &Shared) -> Options {
+    let nats = &shared.config.nats;
+    let limit = nats.max_payload + nats.max_control_line + PIPE;
+    let options = Options::default().with_limits(limit, limit);
+    if !shared.config.websocket.compression {
+        return options;
+    }
+    options
+        .with_compression_level(CompressionLevel::fast())
+        .server_no_context_takeover()
+        .client_no_context_takeover()
+        .with_compression_threshold(COMPRESS_THRESHOLD)
+        .with_deflate_pool(DEFLATE_POOL.clone())
+}
+
+/// Whether the comma-separated header `name` lists `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Runs one WebSocket connection: the NATS connection on one end of a pipe, the socket
 /// pump on the other.
-async fn bridge(shared: Arc<Shared>, socket: WebSocket, addr: SocketAddr) {
+async fn bridge(shared: Arc<Shared>, mut ws: HttpWebSocket, addr: SocketAddr) {
     let client = register(&shared, addr, true);
     let (ours, theirs) = tokio::io::duplex(PIPE);
     let (reader, writer) = tokio::io::split(ours);
     let deadline = shared.config.nats.write_deadline;
     let connection = tokio::spawn(conn::run(shared, client.clone(), reader, writer));
 
-    let (mut ws_tx, mut ws_rx) = socket.split();
     let (mut from_conn, mut to_conn) = tokio::io::split(theirs);
     let mut buf = BytesMut::with_capacity(PIPE);
     let server_closed = loop {
         if buf.capacity() < 4096 {
             buf.reserve(PIPE);
         }
+        // Only the first branch uses the socket; the second writes to it in its handler,
+        // once the select is over (reading waits meanwhile, as the connection does on TCP).
         tokio::select! {
-            frame = ws_rx.next() => {
-                let data = match frame {
-                    Some(Ok(Message::Binary(b))) => b,
-                    Some(Ok(Message::Text(t))) => bytes::Bytes::copy_from_slice(t.as_bytes()),
-                    // Pings are answered by the WebSocket layer itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break false,
+            frame = ws.next() => {
+                let data = match frame.as_ref().map(Frame::opcode) {
+                    Some(OpCode::Binary | OpCode::Text) => frame.map(Frame::into_payload),
+                    // Pings are answered by yawc; fragments arrive reassembled.
+                    Some(OpCode::Ping | OpCode::Pong | OpCode::Continuation) => continue,
+                    // A close frame, the end of the socket, or a breach of the WebSocket
+                    // protocol: yawc has queued the close frame that answers it, which
+                    // waiting for the sink to be ready sends.
+                    Some(OpCode::Close) | None => None,
+                };
+                let Some(data) = data else {
+                    let ready = poll_fn(|cx| ws.poll_ready_unpin(cx));
+                    let _ = tokio::time::timeout(deadline, ready).await;
+                    break false;
                 };
                 if to_conn.write_all(&data).await.is_err() {
                     break true;
@@ -92,8 +168,8 @@ async fn bridge(shared: Arc<Shared>, socket: WebSocket, addr: SocketAddr) {
             read = from_conn.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => break true,
                 Ok(_) => {
-                    let frame = Message::Binary(buf.split().freeze());
-                    match tokio::time::timeout(deadline, ws_tx.send(frame)).await {
+                    let frame = Frame::binary(buf.split().freeze());
+                    match tokio::time::timeout(deadline, ws.send(frame)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => break false,
                         Err(_) => {
@@ -120,20 +196,16 @@ async fn bridge(shared: Arc<Shared>, socket: WebSocket, addr: SocketAddr) {
         let (code, reason) = match client.close_reason() {
             Some(
                 CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline,
-            ) => (close_code::POLICY, "Slow Consumer"),
-            Some(CloseReason::ServerShutdown) => (close_code::AWAY, "Server Shutdown"),
-            Some(CloseReason::ClientClosed) | None => (close_code::NORMAL, ""),
-            Some(_) => (close_code::PROTOCOL, "Protocol Error"),
-        };
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
+            ) => (CloseCode::Policy, "Slow Consumer"),
+            Some(CloseReason::ServerShutdown) => (CloseCode::Away, "Server Shutdown"),
+            Some(CloseReason::ClientClosed) | None => (CloseCode::Normal, ""),
+            Some(_) => (CloseCode::Protocol, "Protocol Error"),
         };
         let _ = tokio::time::timeout(deadline, async {
             if !buf.is_empty() {
-                ws_tx.send(Message::Binary(buf.split().freeze())).await?;
+                ws.send(Frame::binary(buf.split().freeze())).await?;
             }
-            ws_tx.send(Message::Close(Some(frame))).await
+            ws.send(Frame::close(code, reason)).await
         })
         .await;
     } else {

@@ -97,35 +97,56 @@ test("the console shows counters, publishes and tails a subject", { timeout: TIM
   assert.deepEqual(errors, []);
 });
 
-test("nats.ws in the browser talks to a nats.js client over /nats", { timeout: TIMEOUT }, async (t) => {
-  const { srv, page, errors } = await withBrowser(t);
-  // Serve the nats.ws ES module bundle from the page's origin.
-  await page.route("**/test/nats.js", (route) =>
-    route.fulfill({ status: 200, contentType: "text/javascript", body: NATS_WS_BUNDLE }),
-  );
-  await page.goto(`${srv.apiUrl}/`);
-  const nc = await connect({ servers: srv.url, reconnect: false });
-  t.after(() => nc.close());
-  const service = nc.subscribe("browser.echo");
-  (async () => {
-    for await (const m of service) m.respond(m.data);
-  })();
-  await nc.flush();
+// Uncompressed (the default), and with `[websocket] compression = true`: Chromium offers
+// permessage-deflate on every WebSocket, so the second run has the browser inflate what the
+// server sends and compress what it sends itself (a ~200 KB echo both ways).
+for (const compression of [false, true]) {
+  const title = `nats.ws in the browser talks to a nats.js client over /nats${compression ? ", compressed" : ""}`;
+  test(title, { timeout: TIMEOUT }, async (t) => {
+    const opts = compression ? { websocket: true, wsCompression: true } : {};
+    const { srv, page, errors } = await withBrowser(t, opts);
+    // Serve the nats.ws ES module bundle from the page's origin.
+    await page.route("**/test/nats.js", (route) =>
+      route.fulfill({ status: 200, contentType: "text/javascript", body: NATS_WS_BUNDLE }),
+    );
+    await page.goto(`${srv.apiUrl}/`);
+    const nc = await connect({ servers: srv.url, reconnect: false });
+    t.after(() => nc.close());
+    const service = nc.subscribe("browser.echo");
+    (async () => {
+      for await (const m of service) m.respond(m.data);
+    })();
+    await nc.flush();
 
-  const wsUrl = srv.apiUrl.replace("http://", "ws://") + "/nats";
-  const answer = await page.evaluate(async (url) => {
-    const { connect, StringCodec } = await import("/test/nats.js");
-    const sc = StringCodec();
-    const ws = await connect({ servers: url });
-    const reply = await ws.request("browser.echo", sc.encode("ping from chromium"), { timeout: 5000 });
-    const version = ws.info.version;
-    await ws.close();
-    return { data: sc.decode(reply.data), version };
-  }, wsUrl);
-  assert.equal(answer.data, "ping from chromium");
-  assert.ok(answer.version.startsWith("2."), answer.version);
-  assert.deepEqual(errors, []);
-});
+    const wsUrl = srv.apiUrl.replace("http://", "ws://") + "/nats";
+    const answer = await page.evaluate(async (url) => {
+      // What the server agrees to, as a plain WebSocket of this browser sees it.
+      const extensions = await new Promise((resolve, reject) => {
+        const s = new WebSocket(url);
+        s.onopen = () => {
+          resolve(s.extensions);
+          s.close();
+        };
+        s.onerror = () => reject(new Error(`WebSocket error on ${url}`));
+      });
+      const { connect, StringCodec } = await import("/test/nats.js");
+      const sc = StringCodec();
+      const ws = await connect({ servers: url });
+      const reply = await ws.request("browser.echo", sc.encode("ping from chromium"), { timeout: 5000 });
+      const rows = Array.from({ length: 8000 }, (_, i) => `{"id":${i},"status":"ok"}`).join("\n");
+      const big = await ws.request("browser.echo", sc.encode(rows), { timeout: 5000 });
+      const version = ws.info.version;
+      await ws.close();
+      return { data: sc.decode(reply.data), version, extensions, big: rows.length, bigIntact: sc.decode(big.data) === rows };
+    }, wsUrl);
+    assert.equal(answer.data, "ping from chromium");
+    assert.ok(answer.version.startsWith("2."), answer.version);
+    if (compression) assert.match(answer.extensions, /^permessage-deflate\b/);
+    else assert.equal(answer.extensions, "");
+    assert.ok(answer.big > 190_000 && answer.bigIntact, `large echo intact (${answer.big} bytes)`);
+    assert.deepEqual(errors, []);
+  });
+}
 
 test("the twenty-line example page receives messages", { timeout: TIMEOUT }, async (t) => {
   const { srv, page, errors } = await withBrowser(t);

@@ -157,13 +157,17 @@ export async function restartServer(srv, signal = "SIGTERM") {
   return startServer(srv.opts, storeDir);
 }
 
-// The config text that opens a plain (no TLS) WebSocket listener on a random port.
-export function websocketConfig(kind) {
-  return kind === "sluice" ? "[websocket]\nport = -1\n" : "websocket {\n  port: -1\n  no_tls: true\n}\n";
+// The config text that opens a plain (no TLS) WebSocket listener on a random port, with
+// permessage-deflate accepted when `compression` (nats-server's `compression: true`).
+export function websocketConfig(kind, compression = false) {
+  if (kind === "sluice") {
+    return `[websocket]\nport = -1\n${compression ? "compression = true\n" : ""}`;
+  }
+  return `websocket {\n  port: -1\n  no_tls: true\n${compression ? "  compression: true\n" : ""}}\n`;
 }
 
 // opts: { args?: string[], users?: [...], monitor?: boolean, websocket?: boolean,
-//         jetstream?: boolean }
+//         wsCompression?: boolean (with websocket), jetstream?: boolean }
 // storeDir is for restartServer: an existing store dir the new server takes over.
 export async function startServer(opts = {}, storeDir = undefined) {
   const kind = serverKind();
@@ -177,7 +181,7 @@ export async function startServer(opts = {}, storeDir = undefined) {
     dir = mkdtempSync(join(tmpdir(), "sluice-interop-"));
     const file = join(dir, kind === "sluice" ? "server.toml" : "server.conf");
     let text = opts.users ? renderConfig(kind, opts.users) : "";
-    if (opts.websocket) text = websocketConfig(kind) + text;
+    if (opts.websocket) text = websocketConfig(kind, opts.wsCompression) + text;
     writeFileSync(file, text);
     args.push("-c", file);
   }
