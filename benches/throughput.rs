@@ -552,7 +552,7 @@ fn main() {
     }
     js::run_all(&o, &rt, &mut rows);
     plugins::run_all(&o, &rt, &sluice, &mut rows);
-    gateway::run_all(&o, &rt, &nats, &mut rows);
+    gateway::run_all(&o, &rt, &mut rows);
     if let Some(path) = o.json {
         let doc = serde_json::json!({
             "msgs": o.msgs, "js_msgs": o.js_msgs, "rounds": o.rounds, "rows": rows

@@ -38,6 +38,9 @@ pub struct Credentials<'a> {
     pub pass: Option<&'a str>,
     /// `auth_token` in CONNECT.
     pub token: Option<&'a str>,
+    /// TLS `verify_and_map`: the names the client's verified certificate stands for; the
+    /// first that is a configured user is the identity, and no password is asked.
+    pub certificate: Option<&'a [String]>,
 }
 
 /// Checks credentials against the configured token or users.
@@ -103,6 +106,16 @@ impl Authenticator {
         }
         if self.users.is_empty() {
             return Some(Identity::default());
+        }
+        if let Some(names) = creds.certificate {
+            let (name, entry) = names
+                .iter()
+                .find_map(|n| self.users.get(n.as_str()).map(|e| (n, e)))?;
+            return Some(Identity {
+                user: Some(name.clone()),
+                permissions: entry.permissions.clone(),
+                admin: entry.admin,
+            });
         }
         let name = creds.user?;
         let entry = self.users.get(name)?;
@@ -308,6 +321,7 @@ mod tests {
                 user: Some("alice"),
                 pass: Some("pw"),
                 token: None,
+                certificate: None,
             })
             .expect("right password");
         assert_eq!(id.user.as_deref(), Some("alice"));
@@ -316,6 +330,7 @@ mod tests {
                 user: Some("alice"),
                 pass: Some("nope"),
                 token: None,
+                certificate: None,
             })
             .is_none()
         );

@@ -181,6 +181,11 @@ const FLAGS: &[Flag] = &[
     flag("log", &["l", "log"], true),
     flag("max_payload", &["max_payload"], true),
     flag("upstream", &["upstream"], true),
+    flag("tls", &["tls"], false),
+    flag("tlscert", &["tlscert"], true),
+    flag("tlskey", &["tlskey"], true),
+    flag("tlsverify", &["tlsverify"], false),
+    flag("tlscacert", &["tlscacert"], true),
     flag("help", &["h", "help"], false),
     flag("version", &["v", "version"], false),
 ];
@@ -345,6 +350,23 @@ struct ServeArgs {
     /// Maximum message payload, in bytes or with a unit (1MB, 64KiB) [default: 1MB]
     #[arg(long = "max_payload", value_name = "BYTES")]
     max_payload: Option<String>,
+    /// Enable TLS on the client port (needs --tlscert and --tlskey)
+    #[arg(long, value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls: Option<String>,
+    /// Server certificate chain (PEM)
+    #[arg(long, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+    /// Server private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
+    /// Require and verify client certificates (mutual TLS; implies --tls)
+    #[arg(long, value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tlsverify: Option<String>,
+    /// CA bundle (PEM) to verify client certificates with
+    #[arg(long, value_name = "FILE")]
+    tlscacert: Option<PathBuf>,
     /// Upstream mode: run as a gateway in front of these NATS servers (comma-separated URLs)
     #[arg(long, value_name = "URLS", value_delimiter = ',')]
     upstream: Option<Vec<String>>,
@@ -379,6 +401,10 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
     let jetstream = args
         .jetstream
         .map(|v| bool_flag(&mut errs, "--jetstream", &v));
+    let tls = args.tls.map(|v| bool_flag(&mut errs, "--tls", &v));
+    let tlsverify = args
+        .tlsverify
+        .map(|v| bool_flag(&mut errs, "--tlsverify", &v));
     let debug = args.debug.map(|v| bool_flag(&mut errs, "--debug", &v));
     let trace = args.trace.map(|v| bool_flag(&mut errs, "--trace", &v));
     let both = args
@@ -419,6 +445,11 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
     set(&mut file.api.port, api_port);
     set(&mut file.jetstream.enabled, jetstream);
     set(&mut file.jetstream.store_dir, args.store_dir);
+    set(&mut file.nats.tls.enabled, tls);
+    set(&mut file.nats.tls.cert_file, args.tlscert);
+    set(&mut file.nats.tls.key_file, args.tlskey);
+    set(&mut file.nats.tls.verify, tlsverify);
+    set(&mut file.nats.tls.ca_file, args.tlscacert);
     if let Some(servers) = args.upstream {
         file.upstream.servers = servers.into_iter().filter(|s| !s.is_empty()).collect();
     }
@@ -557,6 +588,13 @@ mod tests {
         each_spelling(&["P", "pid"], "/p", |c| assert_eq!(c.logging.pid_file, Some("/p".into())));
         each_spelling(&["l", "log"], "/l", |c| assert_eq!(c.logging.log_file, Some("/l".into())));
         each_spelling(&["max_payload"], "2MB", |c| assert_eq!(c.nats.max_payload, 2 << 20));
+        assert!(fail(&["-tlscert", "/c"]).contains("cert_file and key_file"), "a key is needed too");
+        for flags in [&["--tls", "--tlscert", "/c", "--tlskey", "/k"][..], &["-tlscert=/c", "-tlskey=/k"]] {
+            let tls = serve(flags).nats.tls.expect("tls on");
+            assert_eq!((tls.cert_file.to_str(), tls.key_file.to_str(), tls.verify), (Some("/c"), Some("/k"), false));
+        }
+        let tls = serve(&["-tlsverify", "-tlscert", "/c", "-tlskey", "/k", "-tlscacert", "/ca"]).nats.tls.unwrap();
+        assert!(tls.verify && tls.ca_file.is_some());
         each_spelling(&["upstream"], "nats://a:1,nats://b:2", |c| {
             let servers = c.upstream.as_ref().map(|u| u.servers.clone());
             assert_eq!(servers, Some(vec!["nats://a:1".to_string(), "nats://b:2".to_string()]));
@@ -644,6 +682,7 @@ mod tests {
                 auth_timeout: Duration::from_millis(500),
                 lame_duck_duration: SECS(120),
                 lame_duck_grace_period: SECS(10),
+                tls: None,
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
             websocket: Default::default(),

@@ -25,7 +25,13 @@ pub async fn run(
     shared.ready.store(false, Ordering::Release);
     accepting.cancel();
     for client in shared.clients.snapshot() {
-        client.send_proto(&render_info(shared, client.id, client.addr, true));
+        client.send_proto(&render_info(
+            shared,
+            client.id,
+            client.addr,
+            true,
+            client.websocket,
+        ));
     }
     let grace = nats.lame_duck_grace_period;
     tokio::select! {

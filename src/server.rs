@@ -61,6 +61,8 @@ pub struct Shared {
     pub plugins: Plugins,
     /// Upstream mode: the NATS cluster this gateway fronts.
     pub upstream: OnceLock<Arc<Upstream>>,
+    /// TLS on the client port, when `[nats.tls]` is configured.
+    pub tls: OnceLock<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
 }
 
@@ -87,6 +89,7 @@ impl Shared {
             api_addr: OnceLock::new(),
             jetstream: OnceLock::new(),
             upstream: OnceLock::new(),
+            tls: OnceLock::new(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -277,6 +280,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let _ = shared.upstream.set(upstream);
     }
     let nats = &shared.config.nats;
+    if let Some(tls) = &nats.tls {
+        let config = crate::frontend::tls::server_config(tls)?;
+        let _ = shared.tls.set(tokio_rustls::TlsAcceptor::from(config));
+    }
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
 

@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Options, Proc, Scenario, latency, median, progress, run};
+use super::{Js, Options, Proc, Scenario, latency, median, progress, run};
 
 const SIZE: usize = 128;
 /// Subject of the 1:1 scenario ([`run`] publishes on `bench`), which the plugin is bound to.
@@ -89,42 +89,60 @@ async fn wait_healthy(url: &str) {
     }
 }
 
-/// Binds `passthrough` to [`SUBJECT`] on a running gateway; the error says why not.
+/// Binds `passthrough` to [`SUBJECT`] on a running gateway; the error says why not. In
+/// upstream mode the gateway keeps its plugins in the cluster's Key-Value and Object Store,
+/// which it opens shortly after connecting, so a 503 is retried for a few seconds.
 async fn upload(api: &str, wasm: &PathBuf) -> Result<(), String> {
     let bytes = std::fs::read(wasm).map_err(|e| e.to_string())?;
-    let resp = reqwest::Client::new()
-        .put(format!("{api}/v1/plugins/passthrough?subjects={SUBJECT}"))
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{status}: {}",
-            resp.text().await.unwrap_or_default()
-        ))
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = client
+            .put(format!("{api}/v1/plugins/passthrough?subjects={SUBJECT}"))
+            .header("content-type", "application/wasm")
+            .body(bytes.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let why = format!("{status}: {}", resp.text().await.unwrap_or_default());
+        if status != reqwest::StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            return Err(why);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Calls the gateway's `passthrough` plugin has served, from `GET /v1/plugins/passthrough`.
+/// Unbinds `passthrough` (absent is fine).
+async fn remove(api: &str) {
+    let _ = reqwest::Client::new()
+        .delete(format!("{api}/v1/plugins/passthrough"))
+        .send()
+        .await;
+}
+
+/// Calls the gateway's `passthrough` plugin has served, from `GET /v1/plugins/passthrough`;
+/// `None` when the gateway has no such plugin.
 async fn plugin_calls(api: &str) -> Option<u64> {
     let resp = reqwest::get(format!("{api}/v1/plugins/passthrough"))
         .await
         .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
     let body: serde_json::Value = resp.json().await.ok()?;
     body["metrics"]["calls"].as_u64()
 }
 
-/// Runs the gateway rows if `--only` lets them through (they match "gateway overhead"),
-/// against `nats`, the nats-server the core rows use.
+/// Runs the gateway rows if `--only` lets them through (they match "gateway overhead").
+/// They get a nats-server of their own with JetStream on, where the gateway keeps its
+/// plugins (see [`upload`]).
 pub(crate) fn run_all(
     o: &Options,
     rt: &tokio::runtime::Runtime,
-    nats: &Proc,
     rows: &mut Vec<serde_json::Value>,
 ) {
     if o.only
@@ -137,49 +155,69 @@ pub(crate) fn run_all(
         eprintln!("gateway rows left out: build the plugins first with `bash plugins/build.sh`");
         return;
     };
+    let nats = Proc::start(&o.nats_server, false, Js::On);
     let gateway = start_gateway(rt, &o.sluice, &nats.url, None);
-    let mut with_plugin = start_gateway(rt, &o.sluice, &nats.url, None);
-    let api = with_plugin.api_url.clone().expect("sluice has an API port");
-    let how = match rt.block_on(upload(&api, &wasm)) {
-        Ok(()) => "uploaded with PUT /v1/plugins/passthrough",
+    let api = gateway.api_url.clone().expect("sluice has an API port");
+    // Normally the plugin is uploaded before each plugin run and removed after it; if the
+    // gateway refuses the upload, a second gateway preloads it for good.
+    let preloaded = match rt.block_on(upload(&api, &wasm)) {
+        Ok(()) => None,
         Err(e) => {
             eprintln!(
                 "warning: the gateway refused PUT /v1/plugins/passthrough ({e}); \
-                 restarting it with [[plugins.preload]]"
+                 using a second gateway with [[plugins.preload]] for the plugin row"
             );
-            drop(with_plugin);
-            with_plugin = start_gateway(rt, &o.sluice, &nats.url, Some(&wasm));
-            "preloaded from [[plugins.preload]]"
+            Some(start_gateway(rt, &o.sluice, &nats.url, Some(&wasm)))
         }
     };
-    let api = with_plugin.api_url.clone().expect("sluice has an API port");
-    let calls_before = rt.block_on(plugin_calls(&api)).unwrap_or(0);
+    let (plugin_url, plugin_api) = match &preloaded {
+        Some(p) => (p.url.clone(), p.api_url.clone().expect("API port")),
+        None => (gateway.url.clone(), api.clone()),
+    };
 
-    let paths = [
-        ("direct to nats-server", &nats.url),
-        ("through gateway", &gateway.url),
-        ("through gateway + passthrough", &with_plugin.url),
+    let labels = [
+        "direct to nats-server",
+        "through gateway",
+        "through gateway + passthrough",
     ];
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
-    let pb = progress("gateway overhead 1:1 128 B", o.rounds * paths.len());
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
+    let mut calls = 0;
+    let pb = progress("gateway overhead 1:1 128 B", o.rounds * labels.len());
     for _ in 0..o.rounds {
-        for (i, (_, url)) in paths.iter().enumerate() {
-            rates[i].push(rt.block_on(run(url, Scenario::OneToOne, o.msgs, SIZE)));
-            pb.inc(1);
+        rates[0].push(rt.block_on(run(&nats.url, Scenario::OneToOne, o.msgs, SIZE)));
+        pb.inc(1);
+        if preloaded.is_none() {
+            rt.block_on(remove(&api));
         }
+        rates[1].push(rt.block_on(run(&gateway.url, Scenario::OneToOne, o.msgs, SIZE)));
+        if let Some(n) = rt
+            .block_on(plugin_calls(&api))
+            .filter(|_| preloaded.is_none())
+        {
+            eprintln!("warning: the plugin was bound during the no-plugin run ({n} calls)");
+        }
+        pb.inc(1);
+        if preloaded.is_none() {
+            rt.block_on(upload(&api, &wasm))
+                .expect("upload passthrough");
+        }
+        let before = rt.block_on(plugin_calls(&plugin_api)).unwrap_or(0);
+        rates[2].push(rt.block_on(run(&plugin_url, Scenario::OneToOne, o.msgs, SIZE)));
+        calls += rt.block_on(plugin_calls(&plugin_api)).unwrap_or(0) - before;
+        pb.inc(1);
     }
     pb.finish_and_clear();
-    let calls = rt.block_on(plugin_calls(&api)).unwrap_or(0) - calls_before;
+    rt.block_on(remove(&api));
     let expected = (o.rounds * o.msgs) as u64;
     if calls < expected {
-        eprintln!("warning: passthrough served {calls} calls, expected at least {expected}");
+        eprintln!("warning: passthrough counted {calls} calls, expected at least {expected}");
     }
     let medians: Vec<f64> = rates.into_iter().map(median).collect();
     let base = medians[0];
     println!(
         "\n| gateway overhead, pub/sub 1:1, {SIZE} B | msgs/s | vs direct | added µs/msg |\n|---|---|---|---|"
     );
-    for ((label, _), rate) in paths.iter().zip(&medians) {
+    for (label, rate) in labels.iter().zip(&medians) {
         let added = (1.0 / rate - 1.0 / base) * 1e6;
         println!("| {label} | {rate:.0} | {:.2} | {added:.2} |", rate / base);
         rows.push(serde_json::json!({
@@ -187,9 +225,14 @@ pub(crate) fn run_all(
             "msgs_per_s": rate, "vs_direct": rate / base, "added_us_per_msg": added
         }));
     }
-    println!("\n(passthrough {how}; {calls} plugin calls during the runs)");
+    let how = if preloaded.is_some() {
+        "preloaded from [[plugins.preload]] on a second gateway"
+    } else {
+        "uploaded with PUT /v1/plugins before each run, removed after it"
+    };
+    println!("\n(passthrough {how}; {calls} plugin calls counted)");
 
-    let paths = &paths[..2];
+    let paths = [(labels[0], &nats.url), (labels[1], &gateway.url)];
     let (mut p50s, mut p99s) = (vec![Vec::new(); 2], vec![Vec::new(); 2]);
     let pb = progress("gateway overhead request/reply", o.rounds * paths.len());
     for _ in 0..o.rounds {

@@ -15,9 +15,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod plugins;
+mod tls;
 mod upstream;
 mod websocket;
 pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
+pub use tls::TlsConfig;
 pub use upstream::{UpstreamConfig, UpstreamTls};
 pub use websocket::{WebSocketConfig, WebSocketListener};
 
@@ -100,6 +102,8 @@ pub struct NatsConfig {
     /// Lame duck mode: how long clients get to leave by themselves before the server starts
     /// closing them.
     pub lame_duck_grace_period: Duration,
+    /// TLS on the client port (`[nats.tls]`, `--tls`); `None` serves plain TCP.
+    pub tls: Option<TlsConfig>,
 }
 
 /// The monitoring HTTP listener (`/varz`, `/healthz`, ...), kept apart from public ports.
@@ -333,6 +337,7 @@ pub(crate) struct NatsFile {
     auth_timeout: Option<DurationFile>,
     lame_duck_duration: Option<DurationFile>,
     lame_duck_grace_period: Option<DurationFile>,
+    pub(crate) tls: tls::TlsFile,
 }
 
 #[derive(Deserialize, Default)]
@@ -586,7 +591,8 @@ impl FileConfig {
                 "JetStream is the upstream cluster's in upstream mode; turn one of them off",
             );
         }
-        let auth = build_auth(&mut p, self.auth);
+        let certificate_users = nats.tls.as_ref().is_some_and(|t| t.verify_and_map);
+        let auth = build_auth(&mut p, self.auth, certificate_users);
         let log = self.logging;
         let logging = LoggingConfig {
             debug: log.debug.unwrap_or(false),
@@ -746,6 +752,7 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
         lame_duck_duration,
         lame_duck_grace_period,
+        tls: tls::build(p, n.tls),
     }
 }
 
@@ -766,7 +773,8 @@ fn build_api(p: &mut Problems, f: ApiFile, nats_host: &str) -> Option<ApiConfig>
     })
 }
 
-fn build_auth(p: &mut Problems, f: AuthFile) -> AuthConfig {
+/// `certificate_users`: TLS maps client certificates to users, so passwords are optional.
+fn build_auth(p: &mut Problems, f: AuthFile, certificate_users: bool) -> AuthConfig {
     let mut seen = HashSet::new();
     let mut users = Vec::with_capacity(f.users.len());
     for (i, u) in f.users.into_iter().enumerate() {
@@ -779,7 +787,12 @@ fn build_auth(p: &mut Problems, f: AuthFile) -> AuthConfig {
             p.add(&user_key, format!("duplicate user \"{user}\""));
         }
         let password_key = format!("{key}.password");
-        let password = p.required(&password_key, u.password);
+        // With certificates mapped to users (verify_and_map) the certificate is the
+        // credential; a password is then optional.
+        let password = match (u.password, certificate_users) {
+            (None, true) => String::new(),
+            (pw, _) => p.required(&password_key, pw),
+        };
         check_password(p, &password_key, &password);
         let permissions =
             (u.permissions).map(|f| build_permissions(p, &format!("{key}.permissions"), f));

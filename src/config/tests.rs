@@ -221,3 +221,40 @@ fn websocket_compression_is_off_unless_asked_for() {
     assert_eq!(c.websocket.listener, None);
     assert!(err("[websocket]\ncompression = \"yes\"").contains("compression"));
 }
+
+#[test]
+fn tls_is_configured_and_checked() {
+    assert_eq!(ok("").nats.tls, None);
+    let c = ok("[nats.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"");
+    let tls = c.nats.tls.expect("tls on");
+    assert_eq!(
+        (tls.verify, tls.verify_and_map, tls.timeout),
+        (false, false, SECS(2))
+    );
+    let c = ok(r#"
+        [nats.tls]
+        cert_file = "c.pem"
+        key_file = "k.pem"
+        ca_file = "ca.pem"
+        verify_and_map = true
+        [[auth.users]]
+        user = "CN=alice,O=Acme"
+    "#);
+    let tls = c.nats.tls.expect("tls on");
+    assert!(
+        tls.verify && tls.verify_and_map,
+        "verify_and_map implies verify"
+    );
+    assert_eq!(
+        c.auth.users[0].password, "",
+        "no password with certificate users"
+    );
+
+    let e = err("[nats.tls]\ncert_file = \"c.pem\"");
+    assert!(e.contains("cert_file and key_file"), "{e}");
+    let e = err("[nats.tls]\ncert_file = \"c\"\nkey_file = \"k\"\nverify = true");
+    assert!(e.contains("nats.tls.ca_file"), "{e}");
+    // Without certificate mapping a user still needs a password.
+    let e = err("[[auth.users]]\nuser = \"bob\"");
+    assert!(e.contains("password: required"), "{e}");
+}

@@ -4,4 +4,5 @@
 
 pub mod http;
 pub mod nats;
+pub mod tls;
 pub mod websocket;

@@ -277,3 +277,4 @@ impl Server {
 pub mod cluster;
 pub mod js;
 pub mod plugins;
+pub mod tls;

@@ -119,6 +119,7 @@ async fn identify_with(
                 user: presented.user.as_deref(),
                 pass: presented.pass.as_deref(),
                 token: presented.token.as_deref(),
+                certificate: None,
             })
         }
     };

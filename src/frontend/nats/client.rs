@@ -165,6 +165,9 @@ pub struct ClientState {
     pub meta: Mutex<ClientMeta>,
     /// Monotonic start, for uptime and RTT.
     pub started_at: Instant,
+    /// Over TLS with `verify_and_map`: the names its certificate stands for (see
+    /// `frontend::tls::certificate_names`); CONNECT's user and password are not used then.
+    pub certificate_names: OnceLock<Vec<String>>,
     slow_consumer: AtomicBool,
 }
 
@@ -198,6 +201,7 @@ impl ClientState {
             msgs_out: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             meta: Mutex::new(ClientMeta::default()),
+            certificate_names: OnceLock::new(),
             started_at: Instant::now(),
             slow_consumer: AtomicBool::new(false),
         }

@@ -311,11 +311,13 @@ impl Connection {
             opts.pass.clone(),
             opts.auth_token.clone(),
         );
+        let certificate = self.client.certificate_names.get().cloned();
         let check = move || {
             shared.auth.authenticate(Credentials {
                 user: user.as_deref(),
                 pass: pass.as_deref(),
                 token: token.as_deref(),
+                certificate: certificate.as_deref(),
             })
         };
         if self.shared.auth.is_expensive() {

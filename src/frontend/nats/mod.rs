@@ -1,5 +1,7 @@
 //! The NATS client protocol front-end: accepts TCP connections, greets them with INFO and
-//! runs each one (see [`conn`]).
+//! runs each one (see [`conn`]). With `[nats.tls]` the INFO goes out in the clear with
+//! `tls_required`, and the client then starts TLS, as with nats-server; a client that
+//! does not gets `-ERR 'Secure Connection - TLS Required'`.
 
 pub mod client;
 pub mod conn;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -50,6 +53,12 @@ pub struct ServerInfo<'a> {
     /// Lame duck mode: the server is going away, clients should reconnect elsewhere.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,
+    /// The client must start TLS after this INFO.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    /// The client must present a certificate.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
 }
 
 /// Accepts connections until `shutdown` fires.
@@ -75,8 +84,63 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: Cancell
 
 async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    if let Some(acceptor) = shared.tls.get().cloned() {
+        return handle_tls(shared, acceptor, stream, addr).await;
+    }
     let (reader, writer) = stream.into_split();
     accept(shared, addr, false, reader, writer).await;
+}
+
+/// INFO in the clear, then the TLS handshake (within the configured timeout), then the
+/// connection runs over TLS.
+async fn handle_tls(
+    shared: Arc<Shared>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+) {
+    let Some(cfg) = shared.config.nats.tls.clone() else {
+        return;
+    };
+    let id = shared.next_client_id();
+    if stream
+        .write_all(&render_info(&shared, id, addr, false, false))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    // A TLS handshake starts with a record of type 22; anything else is a plain client.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(cfg.timeout, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == 0x16 => {}
+        Ok(Ok(n)) if n > 0 => {
+            debug!(%addr, "Plain connection to the TLS client port.");
+            let _ = stream
+                .write_all(b"-ERR 'Secure Connection - TLS Required'\r\n")
+                .await;
+            return;
+        }
+        _ => return,
+    }
+    let tls = match tokio::time::timeout(cfg.timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            debug!(%addr, error = %e, "TLS handshake failed.");
+            return;
+        }
+        Err(_) => {
+            debug!(%addr, "TLS handshake timeout.");
+            return;
+        }
+    };
+    let client = register_as(&shared, id, addr, false, false);
+    if cfg.verify_and_map {
+        let names = crate::frontend::tls::certificate_names(tls.get_ref().1);
+        let _ = client.certificate_names.set(names);
+    }
+    let (reader, writer) = tokio::io::split(tls);
+    conn::run(shared, client, reader, writer).await;
 }
 
 /// Greets a new connection (INFO, connection limit) and runs it until it closes.
@@ -98,7 +162,17 @@ pub async fn accept<R, W>(
 /// `max_connections` the connection is marked to close after the error is sent. Transports
 /// that need the state themselves (WebSocket) call this, then [`conn::run`].
 pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<ClientState> {
-    let id = shared.next_client_id();
+    register_as(shared, shared.next_client_id(), addr, websocket, true)
+}
+
+/// [`register`] with a given id; `send_info` false when the INFO already went out (TLS).
+fn register_as(
+    shared: &Arc<Shared>,
+    id: u64,
+    addr: SocketAddr,
+    websocket: bool,
+    send_info: bool,
+) -> Arc<ClientState> {
     shared
         .stats
         .total_connections
@@ -109,7 +183,9 @@ pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<
         shared.config.nats.max_pending,
         websocket,
     ));
-    client.send_proto(&render_info(shared, id, addr, false));
+    if send_info {
+        client.send_proto(&render_info(shared, id, addr, false, websocket));
+    }
     let over_limit = !shared
         .clients
         .insert(client.clone(), shared.config.nats.max_connections);
@@ -122,8 +198,16 @@ pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<
     client
 }
 
-/// The INFO line for one client; `ldm` announces lame duck mode.
-pub fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr, ldm: bool) -> BytesMut {
+/// The INFO line for one client; `ldm` announces lame duck mode. WebSocket clients are
+/// never told to start TLS (the TLS settings are the client port's).
+pub fn render_info(
+    shared: &Shared,
+    client_id: u64,
+    addr: SocketAddr,
+    ldm: bool,
+    websocket: bool,
+) -> BytesMut {
+    let tls = shared.config.nats.tls.as_ref().filter(|_| !websocket);
     let listen = shared.nats_addr();
     let host = shared.config.nats.host.clone();
     let info = ServerInfo {
@@ -141,6 +225,8 @@ pub fn render_info(shared: &Shared, client_id: u64, addr: SocketAddr, ldm: bool)
         client_id,
         client_ip: addr.ip().to_string(),
         ldm,
+        tls_required: tls.is_some(),
+        tls_verify: tls.is_some_and(|t| t.verify),
     };
     let json = serde_json::to_vec(&info).unwrap_or_default();
     let mut b = BytesMut::with_capacity(json.len() + 8);
