@@ -575,10 +575,10 @@ mod tests {
         each_spelling(&["p", "port"], "-1", |c| assert_eq!(c.nats.port, 0));
         each_spelling(&["a", "addr", "net"], "127.0.0.1", |c| assert_eq!(c.nats.host, "127.0.0.1"));
         each_spelling(&["m", "http_port"], "8222", |c| {
-            assert_eq!(c.monitor, Some(MonitorConfig { host: "0.0.0.0".into(), port: 8222 }));
+            assert_eq!(c.monitor, Some(MonitorConfig { host: "0.0.0.0".into(), port: 8222, tls: None }));
         });
         each_spelling(&["api_port"], "9090", |c| {
-            assert_eq!(c.api, Some(ApiConfig { host: "0.0.0.0".into(), port: 9090 }));
+            assert_eq!(c.api, Some(ApiConfig { host: "0.0.0.0".into(), port: 9090, tls: None }));
         });
         each_spelling(&["api_port"], "-1", |c| assert_eq!(c.api.as_ref().map(|a| a.port), Some(0)));
         each_spelling(&["api_port"], "0", |c| assert_eq!(c.api, None));
@@ -684,11 +684,11 @@ mod tests {
                 lame_duck_grace_period: SECS(10),
                 tls: None,
             },
-            monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222 }),
+            monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222, tls: None }),
             websocket: Default::default(),
             plugins: Default::default(),
             upstream: None,
-            api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081 }),
+            api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081, tls: None }),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into(), sync_interval: Some(Duration::from_secs(120)) },
             auth: AuthConfig {
                 token: None,

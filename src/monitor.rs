@@ -23,10 +23,11 @@ use crate::server::{NATS_COMPAT_VERSION, Shared};
 
 /// Serves the monitoring endpoints until `shutdown` fires.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
+    let tls = shared.config.monitor.as_ref().and_then(|m| m.tls.clone());
     let app = router(shared);
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
+        tracing::error!("monitor listener: {e:#}");
+    }
 }
 
 /// The monitoring routes (public so tests can drive them without a socket).

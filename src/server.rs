@@ -284,6 +284,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let config = crate::frontend::tls::server_config(tls)?;
         let _ = shared.tls.set(tokio_rustls::TlsAcceptor::from(config));
     }
+    // The HTTP listeners build theirs when they start; a bad file must stop us here.
+    let http_tls = [
+        shared.config.api.as_ref().and_then(|a| a.tls.as_ref()),
+        shared.config.monitor.as_ref().and_then(|m| m.tls.as_ref()),
+        (shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.as_ref()),
+    ];
+    for tls in http_tls.into_iter().flatten() {
+        crate::frontend::tls::server_config(tls)?;
+    }
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
 

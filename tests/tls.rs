@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::tls::{Pki, s};
@@ -145,4 +146,109 @@ subscribe = ["orders.>", "_INBOX.>", "_sluice_test.>"]
     // A valid certificate whose subject is not a user: authorization violation.
     let bob = pki.client("bob", "Acme");
     assert!(tls_client(&server, &pki, Some(&bob)).await.is_err());
+}
+
+/// A config with HTTPS/WSS on the API port and HTTPS on the monitor port.
+fn https_config(pki: &Pki) -> String {
+    let (cert, key) = pki.server();
+    let tls = format!("cert_file = \"{}\"\nkey_file = \"{}\"\n", s(&cert), s(&key));
+    format!("[api.tls]\n{tls}\n[monitor]\nport = -1\n[monitor.tls]\n{tls}")
+}
+
+fn https_client(pki: &Pki) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(pki.ca()).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn https_api_and_monitor() {
+    let pki = Pki::new("test CA");
+    let server = Server::with_config(&https_config(&pki), &[]);
+    let api = format!("https://{}", server.api.as_ref().unwrap());
+    let monitor = format!("https://{}", server.monitor.as_ref().unwrap());
+    let http = https_client(&pki);
+
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let mut sub = nc.subscribe("web.secure").await.unwrap();
+    common::sync(&nc).await;
+    let resp = http
+        .post(format!("{api}/v1/publish/web.secure"))
+        .body("over https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.payload[..], b"over https");
+    let health = http.get(format!("{monitor}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // Plain HTTP to an HTTPS port is refused; the port keeps serving HTTPS clients.
+    let plain = format!("http://{}/healthz", server.monitor.as_ref().unwrap());
+    assert!(reqwest::get(plain).await.is_err());
+    let health = http.get(format!("{monitor}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn wss_carries_the_nats_protocol() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let pki = Pki::new("test CA");
+    let server = Server::with_config(&https_config(&pki), &[]);
+    let addr = server.api.clone().unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(pki.ca()).unwrap();
+    for cert in rustls_pemfile_certs(&ca) {
+        roots.add(cert).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake with the API port");
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://{addr}/nats"), tls)
+        .await
+        .expect("WebSocket upgrade over TLS");
+    let first = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(first.into_data().to_vec()).unwrap();
+    assert!(text.starts_with("INFO "), "{text}");
+    ws.send(Message::binary(
+        &b"CONNECT {\"verbose\":false}\r\nPING\r\n"[..],
+    ))
+    .await
+    .unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong.into_data()[..], b"PONG\r\n");
+}
+
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.unwrap())
+        .collect()
 }

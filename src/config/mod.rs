@@ -113,6 +113,8 @@ pub struct MonitorConfig {
     pub host: String,
     /// Port to bind; 0 asks the OS for a free port (`-m -1`).
     pub port: u16,
+    /// HTTPS (`[monitor.tls]`); plain HTTP when `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 /// The HTTP gateway API listener (publish, request, Server-Sent Events, OpenAPI). Unlike the
@@ -123,6 +125,8 @@ pub struct ApiConfig {
     pub host: String,
     /// Port to bind; 0 asks the OS for a free port (`--api_port -1`).
     pub port: u16,
+    /// HTTPS and WSS (`[api.tls]`); plain HTTP when `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 /// Whether JetStream runs and where it keeps its files.
@@ -345,6 +349,7 @@ pub(crate) struct NatsFile {
 pub(crate) struct MonitorFile {
     host: Option<String>,
     pub(crate) port: Option<i64>,
+    tls: tls::TlsFile,
 }
 
 #[derive(Deserialize, Default)]
@@ -352,6 +357,7 @@ pub(crate) struct MonitorFile {
 pub(crate) struct ApiFile {
     host: Option<String>,
     pub(crate) port: Option<i64>,
+    tls: tls::TlsFile,
 }
 
 #[derive(Deserialize, Default)]
@@ -554,6 +560,7 @@ impl FileConfig {
         let monitor = match mon.port {
             None | Some(0) => None,
             Some(n) => p.port("monitor.port", n).map(|port| MonitorConfig {
+                tls: tls::build(&mut p, "monitor.tls", mon.tls),
                 host: mon.host.unwrap_or_else(|| nats.host.clone()),
                 port,
             }),
@@ -752,7 +759,7 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
         lame_duck_duration,
         lame_duck_grace_period,
-        tls: tls::build(p, n.tls),
+        tls: tls::build(p, "nats.tls", n.tls),
     }
 }
 
@@ -770,6 +777,7 @@ fn build_api(p: &mut Problems, f: ApiFile, nats_host: &str) -> Option<ApiConfig>
     Some(ApiConfig {
         host: f.host.unwrap_or_else(|| nats_host.to_string()),
         port,
+        tls: tls::build(p, "api.tls", f.tls),
     })
 }
 

@@ -1,6 +1,7 @@
-//! `[nats.tls]`: TLS on the NATS client port, with nats-server's flags (`--tls`,
-//! `--tlscert`, `--tlskey`, `--tlsverify`, `--tlscacert`) and its meaning of them: the
-//! server sends INFO in the clear with `tls_required`, then the client starts TLS.
+//! `tls` tables: `[nats.tls]` (TLS on the NATS client port, with nats-server's flags
+//! `--tls`, `--tlscert`, `--tlskey`, `--tlsverify`, `--tlscacert` and its meaning of them:
+//! INFO in the clear with `tls_required`, then the client starts TLS), and `[api.tls]`,
+//! `[websocket.tls]`, `[monitor.tls]` (HTTPS and WSS on those listeners).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,8 +46,8 @@ pub(crate) struct TlsFile {
     timeout: Option<DurationFile>,
 }
 
-/// Validates `[nats.tls]`; `None` when TLS is off.
-pub(super) fn build(p: &mut Problems, f: TlsFile) -> Option<TlsConfig> {
+/// Validates a `tls` table (`key` is where it is, e.g. `nats.tls`); `None` when TLS is off.
+pub(super) fn build(p: &mut Problems, key: &str, f: TlsFile) -> Option<TlsConfig> {
     let verify_and_map = f.verify_and_map.unwrap_or(false);
     let verify = f.verify.unwrap_or(false) || verify_and_map;
     let on = f.enabled.unwrap_or(false) || f.cert_file.is_some() || f.key_file.is_some() || verify;
@@ -55,18 +56,18 @@ pub(super) fn build(p: &mut Problems, f: TlsFile) -> Option<TlsConfig> {
     }
     let (Some(cert_file), Some(key_file)) = (f.cert_file, f.key_file) else {
         p.add(
-            "nats.tls",
+            key,
             "TLS needs cert_file and key_file (--tlscert, --tlskey)",
         );
         return None;
     };
     if verify && f.ca_file.is_none() {
         p.add(
-            "nats.tls.ca_file",
+            &format!("{key}.ca_file"),
             "required to verify client certificates (--tlscacert)",
         );
     }
-    let timeout = p.positive("nats.tls.timeout", f.timeout, DEFAULT_TIMEOUT);
+    let timeout = p.positive(&format!("{key}.timeout"), f.timeout, DEFAULT_TIMEOUT);
     Some(TlsConfig {
         cert_file,
         key_file,

@@ -28,6 +28,8 @@ pub struct WebSocketListener {
     pub host: String,
     /// Port to bind; 0 asks the OS for a free port (`port = -1`).
     pub port: u16,
+    /// WSS (`[websocket.tls]`); plain WS when `None`.
+    pub tls: Option<super::TlsConfig>,
 }
 
 /// The file form of `[websocket]`.
@@ -39,16 +41,18 @@ pub(crate) struct WebSocketFile {
     same_origin: Option<bool>,
     allowed_origins: Vec<String>,
     compression: Option<bool>,
+    tls: Option<super::tls::TlsFile>,
 }
 
 /// Validates `[websocket]`; `nats_host` is the default bind address.
-pub(super) fn build(p: &mut Problems, f: WebSocketFile, nats_host: &str) -> WebSocketConfig {
+pub(super) fn build(p: &mut Problems, mut f: WebSocketFile, nats_host: &str) -> WebSocketConfig {
     if let Some(host) = &f.host {
         p.host("websocket.host", host);
     }
     let listener = match f.port {
         None | Some(0) => None,
         Some(n) => p.port("websocket.port", n).map(|port| WebSocketListener {
+            tls: super::tls::build(p, "websocket.tls", f.tls.take().unwrap_or_default()),
             host: f.host.clone().unwrap_or_else(|| nats_host.to_string()),
             port,
         }),

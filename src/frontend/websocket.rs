@@ -51,13 +51,11 @@ static DEFLATE_POOL: LazyLock<DeflatePool> = LazyLock::new(|| DeflatePool::new(3
 
 /// Serves the dedicated WebSocket listener (upgrade on any path) until `shutdown` fires.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
+    let tls = (shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.clone());
     let app = Router::new().fallback(upgrade).with_state(shared);
-    let _ = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await;
+    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
+        tracing::error!("websocket listener: {e:#}");
+    }
 }
 
 /// Upgrades an HTTP request to a NATS-over-WebSocket connection (also mounted at `/nats` on

@@ -44,14 +44,12 @@ use crate::server::Shared;
 
 /// Serves the API until `shutdown` fires.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
+    let tls = shared.config.api.as_ref().and_then(|a| a.tls.clone());
     let app = router(shared);
     // Connection info: the `/nats` WebSocket records the client's address like TCP does.
-    let _ = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await;
+    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
+        tracing::error!("API listener: {e:#}");
+    }
 }
 
 /// The API routes. Other front-ends served on the same port (the `/nats` WebSocket) are
