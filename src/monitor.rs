@@ -175,7 +175,7 @@ fn varz_upstream(shared: &Shared) -> serde_json::Value {
         return serde_json::Value::Null;
     };
     serde_json::json!({
-        "servers": cfg.servers,
+        "servers": cfg.servers_redacted(),
         "name": cfg.name,
         "connected": up.is_connected(),
         "connected_url": up.connected_url(),

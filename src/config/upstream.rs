@@ -32,7 +32,7 @@ pub struct UpstreamConfig {
 impl std::fmt::Debug for UpstreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamConfig")
-            .field("servers", &self.servers)
+            .field("servers", &self.servers_redacted())
             .field("name", &self.name)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("user", &self.user.as_ref().map(|(u, _)| u))
@@ -130,6 +130,39 @@ pub(super) fn build(
     })
 }
 
+impl UpstreamConfig {
+    /// The server URLs with any `user:password@` replaced, for logs and `/varz`.
+    pub fn servers_redacted(&self) -> Vec<String> {
+        self.servers.iter().map(|u| redact_url(u)).collect()
+    }
+}
+
+/// `nats://user:pw@host:4222` becomes `nats://[redacted]@host:4222`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("[redacted]@{host}"),
+        None => authority.to_string(),
+    };
+    let mut out = String::new();
+    if let Some(s) = scheme {
+        out.push_str(s);
+        out.push_str("://");
+    }
+    out.push_str(&authority);
+    if let Some(p) = path {
+        out.push('/');
+        out.push_str(p);
+    }
+    out
+}
+
 /// `nats://`, `tls://` (or a bare `host:port`) with a host and a port that parses.
 fn check_url(url: &str) -> Result<(), String> {
     let rest = match url.split_once("://") {
@@ -179,6 +212,14 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(redact_url("nats://u:p@h:1"), "nats://[redacted]@h:1");
+        assert_eq!(redact_url("tls://tok@h"), "tls://[redacted]@h");
+        assert_eq!(redact_url("nats://h:1"), "nats://h:1");
+        assert_eq!(redact_url("h:1"), "h:1");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Upstream {
         let (tx, rx) = mpsc::unbounded_channel();
         let buffered = Arc::new(AtomicUsize::new(0));
         tokio::spawn(run(client.clone(), rx, buffered.clone(), shared.clone()));
-        info!(servers = ?config.servers, "upstream mode: routing and persistence by the NATS cluster");
+        info!(servers = ?config.servers_redacted(), "upstream mode: routing and persistence by the NATS cluster");
         Ok(Arc::new(Upstream {
             streams: streams::StreamLookup::new(client.clone()),
             client,
