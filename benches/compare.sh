@@ -3,7 +3,8 @@
 # Installs nats-server into ./.venv when missing, builds sluice in release, runs the bench.
 # Usage: benches/compare.sh [--quick] [--msgs N] [--js-msgs N] [--sizes 16,128] [--rounds N] [--only NAME] [--json FILE]
 # --quick (300,000 messages, 50,000 JetStream messages, 3 rounds) finishes in a few minutes
-# on 2 cores. --only js runs the JetStream scenarios alone.
+# on 2 cores. --only js runs the JetStream scenarios alone, --only plugin the plugin cost rows,
+# --only gateway the gateway overhead rows (nats-server directly vs through sluice --upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/nats-server ]; then

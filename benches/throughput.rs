@@ -3,7 +3,9 @@
 //! (A B A B ...) so machine noise hits both servers alike. Prints medians and the ratio
 //! sluice / nats-server, and optionally writes JSON. JetStream scenarios (publish with and
 //! without fsync per message, publish latency, pull fetch + ack) live in `throughput/js.rs`,
-//! against a fresh pair of servers with an empty store for every run.
+//! against a fresh pair of servers with an empty store for every run. The plugin cost rows
+//! are in `throughput/plugins.rs`; the gateway overhead rows (nats-server reached directly
+//! or through a sluice gateway in upstream mode) in `throughput/gateway.rs`.
 //!
 //! `cargo bench --bench throughput -- --help` lists the options; `benches/compare.sh` builds
 //! and installs what it needs and runs it.
@@ -135,13 +137,21 @@ impl Proc {
                 "jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: always\n}}\n"
             )),
         }
-        Proc::spawn(bin, dir, name, &text, &extra)
+        Proc::spawn(bin, dir, name, &text, &extra, None)
     }
 
     /// Starts `bin` on a free loopback client port with `text` as its config file `name`
     /// (written into `dir`, which lives as long as the process) and `extra` arguments, and
-    /// waits until it says it is ready.
-    fn spawn(bin: &str, dir: tempfile::TempDir, name: &str, text: &str, extra: &[&str]) -> Proc {
+    /// waits until it says it is ready. With `echo`, its later warnings, errors and slow
+    /// consumer reports are copied to stderr behind that label.
+    fn spawn(
+        bin: &str,
+        dir: tempfile::TempDir,
+        name: &str,
+        text: &str,
+        extra: &[&str],
+        echo: Option<&str>,
+    ) -> Proc {
         let config = dir.path().join(name);
         std::fs::write(&config, text).expect("write config");
         let mut child = Command::new(bin)
@@ -176,7 +186,19 @@ impl Proc {
             }
         }
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        let echo = echo.map(str::to_string);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let Some(label) = &echo else { continue };
+                let lower = line.to_ascii_lowercase();
+                if ["warn", "error", "[wrn]", "[err]", "slow consumer"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+                {
+                    eprintln!("[{label}] {line}");
+                }
+            }
+        });
         Proc {
             child,
             url: url.unwrap_or_else(|| panic!("{bin} printed no listen line")),
@@ -287,7 +309,10 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
     }
     let got = received.load(Ordering::Relaxed);
     if got < expected {
-        eprintln!("warning: {} received {got} of {expected}", scenario.name());
+        eprintln!(
+            "warning: {} on {url} received {got} of {expected}",
+            scenario.name()
+        );
     }
     let counted = if expected == 0 { msgs } else { got };
     counted as f64 / elapsed

@@ -4,21 +4,22 @@
 //! gateway + plugin, direct, ...), medians and the ratio gateway / direct.
 //!
 //! - pub/sub 1:1, 128 B: the core 1:1 scenario ([`run`]) with publisher and subscriber on
-//!   the same path: directly on nats-server, on a gateway, and on a second gateway with the
-//!   `passthrough` plugin bound to the subject (uploaded with `PUT /v1/plugins`; if the
-//!   gateway refuses the upload, that gateway is restarted with the plugin preloaded from
-//!   its config file instead, and the bench says so).
+//!   the same path: directly on nats-server, on the gateway, and on the gateway with the
+//!   `passthrough` plugin bound to the subject (uploaded with `PUT /v1/plugins` before each
+//!   plugin run and removed after it; if the gateway refuses the upload, a second gateway
+//!   preloads the plugin from its config file instead, and the bench says so).
 //! - request/reply, sequential: [`latency`] with responder and requester on the same path,
-//!   directly or through the gateway (the no-plugin one).
+//!   directly or through the gateway (without the plugin).
 //!
-//! Through the gateway a message crosses two extra hops each way: client -> gateway ->
-//! nats-server -> gateway -> client, so this is the price of keeping sluice's front-ends and
-//! plugins in front of a NATS cluster.
+//! The nats-server is this group's own, with JetStream on: in upstream mode the gateway keeps
+//! uploaded plugins in the cluster's Key-Value and Object Store. Through the gateway a
+//! message crosses two extra hops: client -> gateway -> nats-server -> gateway -> client.
+//! Warnings, errors and slow consumer reports of both processes are copied to stderr.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Js, Options, Proc, Scenario, latency, median, progress, run};
+use super::{Options, Proc, Scenario, latency, median, progress, run};
 
 const SIZE: usize = 128;
 /// Subject of the 1:1 scenario ([`run`] publishes on `bench`), which the plugin is bound to.
@@ -32,9 +33,20 @@ fn passthrough() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// A TOML basic string (JSON's escaping is a subset of it).
+/// A TOML basic string or a nats-server config string (JSON's escaping is a subset of both).
 fn toml_str(s: &str) -> String {
     serde_json::to_string(s).expect("json string")
+}
+
+/// Starts nats-server with JetStream on a fresh store (the gateway keeps its plugins there).
+fn start_nats(bin: &str) -> Proc {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store");
+    let text = format!(
+        "jetstream {{\n  store_dir: {}\n}}\n",
+        toml_str(store.to_str().expect("utf-8 temp dir"))
+    );
+    Proc::spawn(bin, dir, "nats.conf", &text, &[], Some("nats-server"))
 }
 
 /// Starts a sluice gateway in front of `upstream` with its own plugin directory, an API port
@@ -64,6 +76,7 @@ fn start_gateway(
         "gateway.toml",
         &text,
         &["--upstream", upstream, "--api_port", "-1", "-m", "-1"],
+        Some("gateway"),
     );
     let monitor = gateway
         .monitor_url
@@ -155,7 +168,7 @@ pub(crate) fn run_all(
         eprintln!("gateway rows left out: build the plugins first with `bash plugins/build.sh`");
         return;
     };
-    let nats = Proc::start(&o.nats_server, false, Js::On);
+    let nats = start_nats(&o.nats_server);
     let gateway = start_gateway(rt, &o.sluice, &nats.url, None);
     let api = gateway.api_url.clone().expect("sluice has an API port");
     // Normally the plugin is uploaded before each plugin run and removed after it; if the
@@ -170,6 +183,10 @@ pub(crate) fn run_all(
             Some(start_gateway(rt, &o.sluice, &nats.url, Some(&wasm)))
         }
     };
+    eprintln!(
+        "gateway overhead: nats-server on {}, gateway on {}",
+        nats.url, gateway.url
+    );
     let (plugin_url, plugin_api) = match &preloaded {
         Some(p) => (p.url.clone(), p.api_url.clone().expect("API port")),
         None => (gateway.url.clone(), api.clone()),

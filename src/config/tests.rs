@@ -148,7 +148,7 @@ fn unknown_keys_and_bad_types_name_the_key_and_line() {
     let cases = [
         ("[nats]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected one of `host`"),
         ("colour = 1", "config: line 1, column 1: unknown field `colour`"),
-        ("[api]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected `host` or `port`"),
+        ("[api]\nprot = 1", "config: line 2, column 1: unknown field `prot`, expected one of `host`, `port`, `tls`"),
         ("[logging]\nlevel = \"x\"", "line 2, column 1: unknown field `level`"),
         ("[[auth.users]]\nuser = \"a\"\nsecret = 1", "line 3, column 1: unknown field `secret`"),
         ("[auth.default_permissions]\npublish = { allw = [] }", "line 2, column 11: auth.default_permissions.publish: expected a subject"),
