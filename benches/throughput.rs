@@ -188,14 +188,30 @@ impl Proc {
         // Keep draining stderr so the server never blocks on a full pipe.
         let echo = echo.map(str::to_string);
         std::thread::spawn(move || {
+            // Times each kind of line (digits ignored) was seen: a kind is echoed the 1st,
+            // 10th, 100th... time only, so a warning per message cannot flood the output.
+            let mut seen = std::collections::HashMap::<String, u64>::new();
             for line in lines.map_while(Result::ok) {
                 let Some(label) = &echo else { continue };
                 let lower = line.to_ascii_lowercase();
-                if ["warn", "error", "[wrn]", "[err]", "slow consumer"]
+                if !["warn", "error", "[wrn]", "[err]", "slow consumer"]
                     .iter()
                     .any(|w| lower.contains(w))
                 {
-                    eprintln!("[{label}] {line}");
+                    continue;
+                }
+                let n = seen
+                    .entry(lower.replace(|c: char| c.is_ascii_digit(), ""))
+                    .or_default();
+                *n += 1;
+                let digits = n.to_string();
+                if digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0') {
+                    let times = if *n > 1 {
+                        format!(" (x{n})")
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("[{label}] {line}{times}");
                 }
             }
         });
@@ -244,6 +260,12 @@ async fn run(url: &str, scenario: Scenario, msgs: usize, size: usize) -> f64 {
 
 /// [`run`] with a given payload (the plugin scenarios publish JSON).
 async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) -> f64 {
+    run_counted(url, scenario, msgs, payload).await.0
+}
+
+/// [`run_with`], also returning how many expected deliveries never arrived. A run that lost
+/// messages is timed until its last delivery.
+async fn run_counted(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) -> (f64, usize) {
     let subscribers = match scenario {
         Scenario::PubOnly => 0,
         Scenario::OneToOne => 1,
@@ -281,6 +303,7 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
     }
     let publisher = async_nats::connect(url).await.expect("connect publisher");
     let start = Instant::now();
+    let mut last_progress = start;
     for _ in 0..msgs {
         publisher
             .publish("bench", payload.clone())
@@ -292,7 +315,7 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
         // Gives up after 120 s, or after 10 s without a delivery (messages were lost, e.g.
         // dropped as a slow consumer somewhere on the way).
         let deadline = Instant::now() + Duration::from_secs(120);
-        let (mut seen, mut last_progress) = (0, Instant::now());
+        let mut seen = 0;
         while seen < expected && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
             let now = received.load(Ordering::Relaxed);
@@ -303,11 +326,16 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
             }
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let got = received.load(Ordering::Relaxed);
+    let end = if got < expected {
+        last_progress
+    } else {
+        Instant::now()
+    };
+    let elapsed = (end - start).as_secs_f64();
     for t in tasks {
         t.abort();
     }
-    let got = received.load(Ordering::Relaxed);
     if got < expected {
         eprintln!(
             "warning: {} on {url} received {got} of {expected}",
@@ -315,7 +343,7 @@ async fn run_with(url: &str, scenario: Scenario, msgs: usize, payload: Bytes) ->
         );
     }
     let counted = if expected == 0 { msgs } else { got };
-    counted as f64 / elapsed
+    (counted as f64 / elapsed, expected.saturating_sub(got))
 }
 
 /// Request/reply latency in microseconds (p50, p99) with `concurrency` requesters sharing

@@ -3,7 +3,7 @@
 //! `--upstream` pointing at that nats-server, rounds interleaved (direct, gateway,
 //! gateway + plugin, direct, ...), medians and the ratio gateway / direct.
 //!
-//! - pub/sub 1:1, 128 B: the core 1:1 scenario ([`run`]) with publisher and subscriber on
+//! - pub/sub 1:1, 128 B: the core 1:1 scenario ([`run_counted`]) with publisher and subscriber on
 //!   the same path: directly on nats-server, on the gateway, and on the gateway with the
 //!   `passthrough` plugin bound to the subject (uploaded with `PUT /v1/plugins` before each
 //!   plugin run and removed after it; if the gateway refuses the upload, a second gateway
@@ -19,10 +19,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Options, Proc, Scenario, latency, median, progress, run};
+use bytes::Bytes;
+
+use super::{Options, Proc, Scenario, latency, median, progress, run_counted};
 
 const SIZE: usize = 128;
-/// Subject of the 1:1 scenario ([`run`] publishes on `bench`), which the plugin is bound to.
+/// Subject of the 1:1 scenario ([`run_counted`] publishes on `bench`); the plugin is bound
+/// to it.
 const SUBJECT: &str = "bench";
 /// Requests per request/reply run, as in the core request/reply rows.
 const REQUESTS: usize = 20_000;
@@ -197,20 +200,28 @@ pub(crate) fn run_all(
         "through gateway",
         "through gateway + passthrough",
     ];
+    let payload = Bytes::from(vec![b'x'; SIZE]);
+    let one_to_one = |url: &str| {
+        let (url, payload) = (url.to_string(), payload.clone());
+        async move { run_counted(&url, Scenario::OneToOne, o.msgs, payload).await }
+    };
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
+    // Expected deliveries that never arrived, over all rounds, per path.
+    let mut lost = vec![0; labels.len()];
     let mut calls = 0;
     let pb = progress("gateway overhead 1:1 128 B", o.rounds * labels.len());
     for _ in 0..o.rounds {
-        rates[0].push(rt.block_on(run(&nats.url, Scenario::OneToOne, o.msgs, SIZE)));
+        let (rate, missing) = rt.block_on(one_to_one(&nats.url));
+        rates[0].push(rate);
+        lost[0] += missing;
         pb.inc(1);
         if preloaded.is_none() {
             rt.block_on(remove(&api));
         }
-        rates[1].push(rt.block_on(run(&gateway.url, Scenario::OneToOne, o.msgs, SIZE)));
-        if let Some(n) = rt
-            .block_on(plugin_calls(&api))
-            .filter(|_| preloaded.is_none())
-        {
+        let (rate, missing) = rt.block_on(one_to_one(&gateway.url));
+        rates[1].push(rate);
+        lost[1] += missing;
+        if let Some(n) = rt.block_on(plugin_calls(&api)) {
             eprintln!("warning: the plugin was bound during the no-plugin run ({n} calls)");
         }
         pb.inc(1);
@@ -219,7 +230,9 @@ pub(crate) fn run_all(
                 .expect("upload passthrough");
         }
         let before = rt.block_on(plugin_calls(&plugin_api)).unwrap_or(0);
-        rates[2].push(rt.block_on(run(&plugin_url, Scenario::OneToOne, o.msgs, SIZE)));
+        let (rate, missing) = rt.block_on(one_to_one(&plugin_url));
+        rates[2].push(rate);
+        lost[2] += missing;
         calls += rt.block_on(plugin_calls(&plugin_api)).unwrap_or(0) - before;
         pb.inc(1);
     }
@@ -232,14 +245,18 @@ pub(crate) fn run_all(
     let medians: Vec<f64> = rates.into_iter().map(median).collect();
     let base = medians[0];
     println!(
-        "\n| gateway overhead, pub/sub 1:1, {SIZE} B | msgs/s | vs direct | added µs/msg |\n|---|---|---|---|"
+        "\n| gateway overhead, pub/sub 1:1, {SIZE} B | msgs/s | vs direct | added µs/msg | lost, all rounds |\n|---|---|---|---|---|"
     );
-    for (label, rate) in labels.iter().zip(&medians) {
+    for ((label, rate), lost) in labels.iter().zip(&medians).zip(&lost) {
         let added = (1.0 / rate - 1.0 / base) * 1e6;
-        println!("| {label} | {rate:.0} | {:.2} | {added:.2} |", rate / base);
+        println!(
+            "| {label} | {rate:.0} | {:.2} | {added:.2} | {lost} |",
+            rate / base
+        );
         rows.push(serde_json::json!({
             "scenario": format!("gateway overhead 1:1: {label}"), "size": SIZE,
-            "msgs_per_s": rate, "vs_direct": rate / base, "added_us_per_msg": added
+            "msgs_per_s": rate, "vs_direct": rate / base, "added_us_per_msg": added,
+            "lost": lost
         }));
     }
     let how = if preloaded.is_some() {
