@@ -5,7 +5,9 @@
 //! without fsync per message, publish latency, pull fetch + ack) live in `throughput/js.rs`,
 //! against a fresh pair of servers with an empty store for every run. The plugin cost rows
 //! are in `throughput/plugins.rs`; the gateway overhead rows (nats-server reached directly
-//! or through a sluice gateway in upstream mode) in `throughput/gateway.rs`.
+//! or through a sluice gateway in upstream mode) in `throughput/gateway.rs`; resident memory
+//! (idle, per idle connection, after a 1:1 run) and start-up / recovery with a large file
+//! stream in `throughput/memory.rs`.
 //!
 //! `cargo bench --bench throughput -- --help` lists the options; `benches/compare.sh` builds
 //! and installs what it needs and runs it.
@@ -24,6 +26,8 @@ use futures::StreamExt;
 mod gateway;
 #[path = "throughput/js.rs"]
 mod js;
+#[path = "throughput/memory.rs"]
+mod memory;
 #[path = "throughput/plugins.rs"]
 mod plugins;
 
@@ -37,6 +41,15 @@ struct Options {
     rounds: usize,
     json: Option<String>,
     only: Option<String>,
+    /// Idle connections of the memory rows.
+    conns: usize,
+    /// Messages of the 1:1 run the memory rows measure after.
+    mem_msgs: usize,
+    /// Messages in the stream of the start-up and recovery rows.
+    startup_msgs: usize,
+    /// Rounds of the start-up and recovery rows (2 unless `--rounds` says otherwise).
+    startup_rounds: usize,
+    quick: bool,
 }
 
 fn parse_options() -> Options {
@@ -49,6 +62,11 @@ fn parse_options() -> Options {
         rounds: 3,
         json: None,
         only: None,
+        conns: 10_000,
+        mem_msgs: 1_000_000,
+        startup_msgs: 1_000_000,
+        startup_rounds: 2,
+        quick: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -58,7 +76,13 @@ fn parse_options() -> Options {
             "--nats-server" => o.nats_server = val(),
             "--msgs" => o.msgs = val().parse().expect("--msgs N"),
             "--js-msgs" => o.js_msgs = val().parse().expect("--js-msgs N"),
-            "--rounds" => o.rounds = val().parse().expect("--rounds N"),
+            "--rounds" => {
+                o.rounds = val().parse().expect("--rounds N");
+                o.startup_rounds = o.rounds;
+            }
+            "--conns" => o.conns = val().parse().expect("--conns N"),
+            "--mem-msgs" => o.mem_msgs = val().parse().expect("--mem-msgs N"),
+            "--startup-msgs" => o.startup_msgs = val().parse().expect("--startup-msgs N"),
             "--sizes" => {
                 o.sizes = val()
                     .split(',')
@@ -71,11 +95,15 @@ fn parse_options() -> Options {
                 o.msgs = 300_000;
                 o.js_msgs = 50_000;
                 o.rounds = 3;
+                o.conns = 2_000;
+                o.mem_msgs = 300_000;
+                o.startup_msgs = 200_000;
+                o.quick = true;
             }
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--js-msgs N] [--sizes 16,128] [--rounds N] [--quick] [--json FILE] [--only SCENARIO-SUBSTRING]"
+                    "throughput [--sluice PATH] [--nats-server PATH] [--msgs N] [--js-msgs N] [--sizes 16,128] [--rounds N] [--conns N] [--mem-msgs N] [--startup-msgs N] [--quick] [--json FILE] [--only SCENARIO-SUBSTRING]"
                 );
                 std::process::exit(0);
             }
@@ -606,6 +634,7 @@ fn main() {
     js::run_all(&o, &rt, &mut rows);
     plugins::run_all(&o, &rt, &sluice, &mut rows);
     gateway::run_all(&o, &rt, &mut rows);
+    memory::run_all(&o, &rt, &mut rows);
     if let Some(path) = o.json {
         let doc = serde_json::json!({
             "msgs": o.msgs, "js_msgs": o.js_msgs, "rounds": o.rounds, "rows": rows

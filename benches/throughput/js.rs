@@ -70,14 +70,14 @@ impl Scenario {
 
 /// A new connection and JetStream context; the long timeout covers PubAcks queued behind
 /// fsyncs.
-async fn context(url: &str) -> jetstream::Context {
+pub(super) async fn context(url: &str) -> jetstream::Context {
     let nc = async_nats::connect(url).await.expect("connect");
     jetstream::context::ContextBuilder::new()
         .timeout(Duration::from_secs(60))
         .build(nc)
 }
 
-async fn create_stream(js: &jetstream::Context) -> stream::Stream {
+pub(super) async fn create_stream(js: &jetstream::Context) -> stream::Stream {
     js.create_stream(stream::Config {
         name: "BENCH".into(),
         subjects: vec!["bench.js.>".into()],
@@ -94,7 +94,7 @@ fn payload() -> Bytes {
 
 /// Publishes `n` messages keeping up to [`WINDOW`] PubAcks outstanding: when the window is
 /// full, awaits the oldest before publishing the next.
-async fn publish_windowed(js: &jetstream::Context, subject: Subject, n: usize) {
+pub(super) async fn publish_windowed(js: &jetstream::Context, subject: Subject, n: usize) {
     let payload = payload();
     let mut pending = VecDeque::with_capacity(WINDOW);
     for _ in 0..n {

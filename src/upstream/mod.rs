@@ -39,6 +39,16 @@ use crate::server::Shared;
 
 /// Messages handed to the router per wake-up of an upstream subscription's task.
 const DELIVERY_BATCH: usize = 256;
+/// Messages async-nats holds per upstream subscription while its delivery task catches
+/// up; beyond that it drops them (a slow-consumer event), so this is generous.
+const SUBSCRIPTION_CAPACITY: usize = 512 * 1024;
+/// Queued publish bytes above which publishers wait (while connected) for the queue to
+/// drain, instead of outrunning the upstream connection.
+const HIGH_WATER: usize = 4 * 1024 * 1024;
+/// Full delivery batches in a row after which a subscription's task counts as behind
+/// (thousands of messages waiting): local publishers then wait, leaving the CPU to
+/// delivery, rather than let async-nats drop what it cannot hold.
+const BEHIND_AFTER: u32 = 8;
 /// Longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
 
@@ -58,6 +68,8 @@ pub struct Upstream {
     ops: mpsc::UnboundedSender<Op>,
     /// Bytes of publishes queued and not yet handed to the connection.
     buffered: Arc<AtomicUsize>,
+    /// Upstream subscriptions whose delivery task is behind (see [`BEHIND_AFTER`]).
+    lagging: Arc<AtomicUsize>,
     max_buffer: usize,
     /// Publishes refused because the buffer was full.
     refused: AtomicU64,
@@ -75,13 +87,20 @@ impl Upstream {
             .map_err(|e| anyhow::anyhow!("upstream: {e}"))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let buffered = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(client.clone(), rx, buffered.clone(), shared.clone()));
+        let lagging = Arc::new(AtomicUsize::new(0));
+        let tasks = Tasks {
+            shared: shared.clone(),
+            buffered: buffered.clone(),
+            lagging: lagging.clone(),
+        };
+        tokio::spawn(run(client.clone(), rx, tasks));
         info!(servers = ?config.servers_redacted(), "upstream mode: routing and persistence by the NATS cluster");
         Ok(Arc::new(Upstream {
             streams: streams::StreamLookup::new(client.clone()),
             client,
             ops: tx,
             buffered,
+            lagging,
             max_buffer: config.max_buffer,
             refused: AtomicU64::new(0),
         }))
@@ -95,6 +114,22 @@ impl Upstream {
     /// The upstream connection, for requests the gateway makes on its own behalf.
     pub fn client(&self) -> &async_nats::Client {
         &self.client
+    }
+
+    /// Backpressure for publishers: while the cluster is connected and more than
+    /// [`HIGH_WATER`] bytes are queued for it, waits until the queue drains (a NATS
+    /// connection then stops reading its socket, so TCP slows the client down, as a full
+    /// nats-server route would). While disconnected it returns at once: publishes then
+    /// fill `max_buffer` and are refused beyond it.
+    pub async fn wait_for_room(&self) {
+        loop {
+            let full = self.buffered() > HIGH_WATER;
+            let behind = self.lagging.load(Ordering::Relaxed) > 0;
+            if !(full || behind) || !self.is_connected() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Publishes refused so far because the reconnect buffer was full.
@@ -188,6 +223,7 @@ fn connect_options(config: &UpstreamConfig) -> async_nats::ConnectOptions {
             (Duration::from_millis(100) * attempt as u32).min(MAX_RECONNECT_DELAY)
         })
         .connection_timeout(Duration::from_secs(2))
+        .subscription_capacity(SUBSCRIPTION_CAPACITY)
         .event_callback(|event| async move {
             match event {
                 async_nats::Event::Connected => info!("upstream connected"),
@@ -209,18 +245,21 @@ fn connect_options(config: &UpstreamConfig) -> async_nats::ConnectOptions {
 }
 
 /// The upstream task: applies publishes and interest changes in order.
-async fn run(
-    client: async_nats::Client,
-    mut ops: mpsc::UnboundedReceiver<Op>,
-    buffered: Arc<AtomicUsize>,
+/// What the upstream task and the delivery tasks it starts share.
+#[derive(Clone)]
+struct Tasks {
     shared: Arc<Shared>,
-) {
+    buffered: Arc<AtomicUsize>,
+    lagging: Arc<AtomicUsize>,
+}
+
+async fn run(client: async_nats::Client, mut ops: mpsc::UnboundedReceiver<Op>, tasks: Tasks) {
     let mut subscriptions: FxHashMap<InterestKey, CancellationToken> = FxHashMap::default();
     while let Some(op) = ops.recv().await {
         match op {
             Op::Publish { msg, size } => {
                 publish(&client, msg).await;
-                buffered.fetch_sub(size, Ordering::AcqRel);
+                tasks.buffered.fetch_sub(size, Ordering::AcqRel);
             }
             Op::Subscribe(key) => {
                 let subject = String::from_utf8_lossy(&key.0).into_owned();
@@ -235,7 +274,7 @@ async fn run(
                     Ok(subscriber) => {
                         let stop = CancellationToken::new();
                         subscriptions.insert(key.clone(), stop.clone());
-                        tokio::spawn(deliver(shared.clone(), subscriber, key, stop));
+                        tokio::spawn(deliver(tasks.clone(), subscriber, key, stop));
                     }
                     Err(e) => warn!(subject = ?key.0, "upstream subscribe failed: {e}"),
                 }
@@ -279,17 +318,20 @@ async fn publish(client: &async_nats::Client, msg: Message) {
 
 /// Hands what the cluster sends for one upstream subscription to the matching local ones.
 async fn deliver(
-    shared: Arc<Shared>,
+    tasks: Tasks,
     subscriber: async_nats::Subscriber,
     key: InterestKey,
     stop: CancellationToken,
 ) {
+    let shared = &tasks.shared;
     let mut publisher = Publisher::new(shared.next_client_id(), true);
     let mut batches = subscriber.ready_chunks(DELIVERY_BATCH);
+    let mut lag = Lag::new(&tasks.lagging);
     loop {
         tokio::select! {
             batch = batches.next() => {
                 let Some(batch) = batch else { return };
+                lag.batch(batch.len() == DELIVERY_BATCH);
                 for m in batch {
                     let msg = convert::from_upstream(m);
                     shared.router.deliver_upstream(&mut publisher, &key.0, key.1.as_ref(), &msg);
@@ -300,6 +342,46 @@ async fn deliver(
                 let _ = batches.into_inner().unsubscribe().await;
                 return;
             }
+        }
+    }
+}
+
+/// Whether one delivery task is behind, kept in the shared count of lagging tasks (and
+/// taken out of it when the task ends).
+struct Lag<'a> {
+    lagging: &'a AtomicUsize,
+    full_in_a_row: u32,
+    behind: bool,
+}
+
+impl<'a> Lag<'a> {
+    fn new(lagging: &'a AtomicUsize) -> Self {
+        Lag {
+            lagging,
+            full_in_a_row: 0,
+            behind: false,
+        }
+    }
+
+    /// Records one batch: `full` when it had as many messages as a batch can hold.
+    fn batch(&mut self, full: bool) {
+        self.full_in_a_row = if full { self.full_in_a_row + 1 } else { 0 };
+        let behind = self.full_in_a_row >= BEHIND_AFTER;
+        if behind != self.behind {
+            self.behind = behind;
+            if behind {
+                self.lagging.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.lagging.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for Lag<'_> {
+    fn drop(&mut self) {
+        if self.behind {
+            self.lagging.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -25,8 +25,10 @@ use crate::server::Shared;
 pub const BUCKET: &str = "sluice_plugins";
 /// How long one write to the cluster may take before the API answers 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause before opening the buckets or the watch again after a failure.
+/// Pause before opening the buckets or the watch again after a failure; doubles up to
+/// [`MAX_RETRY`] while failures go on (a cluster without JetStream never has the buckets).
 const RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// The two buckets, once opened.
 #[derive(Clone)]
@@ -39,6 +41,8 @@ struct Buckets {
 pub struct ClusterPlugins {
     runtime: tokio::runtime::Handle,
     buckets: RwLock<Option<Buckets>>,
+    /// Why the buckets could not be opened, for the API's answer.
+    last_error: RwLock<Option<String>>,
 }
 
 impl ClusterPlugins {
@@ -47,12 +51,16 @@ impl ClusterPlugins {
         Arc::new(ClusterPlugins {
             runtime,
             buckets: RwLock::new(None),
+            last_error: RwLock::new(None),
         })
     }
 
     fn buckets(&self) -> Result<Buckets, PluginError> {
         self.buckets.read().clone().ok_or_else(|| {
-            PluginError::Shared("the upstream cluster has not been reached yet".into())
+            PluginError::Shared(match self.last_error.read().clone() {
+                Some(e) => format!("the plugin buckets are not available: {e}"),
+                None => "the upstream cluster has not been reached yet".into(),
+            })
         })
     }
 
@@ -108,6 +116,7 @@ impl SharedStore for ClusterPlugins {
 /// process.
 pub async fn watch(client: async_nats::Client, shared: Arc<Shared>, store: Arc<ClusterPlugins>) {
     let js = jetstream::new(client.clone());
+    let mut retry = RETRY;
     loop {
         if client.connection_state() != async_nats::connection::State::Connected {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -116,11 +125,15 @@ pub async fn watch(client: async_nats::Client, shared: Arc<Shared>, store: Arc<C
         let buckets = match open(&js).await {
             Ok(b) => b,
             Err(e) => {
-                warn!("plugin buckets in the upstream cluster: {e}");
-                tokio::time::sleep(RETRY).await;
+                warn!("plugin buckets in the upstream cluster (JetStream needed): {e}");
+                *store.last_error.write() = Some(e);
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(MAX_RETRY);
                 continue;
             }
         };
+        retry = RETRY;
+        *store.last_error.write() = None;
         *store.buckets.write() = Some(buckets.clone());
         match buckets.records.watch_with_history(">").await {
             Ok(mut entries) => {

@@ -98,6 +98,9 @@ pub async fn publish(
     check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;
     check_upstream(&shared)?;
+    if let Some(upstream) = shared.upstream.get() {
+        upstream.wait_for_room().await;
+    }
     let msg = read_message(&shared, subject, None, &headers, body).await?;
     shared.stats.record_in(1, msg.size() as u64);
     let ctx = || plugin::context(Protocol::Http, None, identity.user.as_deref());

@@ -127,6 +127,9 @@ impl Connection {
                         if let Flow::Close = self.process(&mut decoder, &mut buf).await {
                             return;
                         }
+                        if let Some(upstream) = self.shared.upstream.get() {
+                            upstream.wait_for_room().await;
+                        }
                     }
                     Err(_) => {
                         self.client.close(CloseReason::ReadError, false);
