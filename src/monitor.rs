@@ -21,13 +21,14 @@ use tokio_util::sync::CancellationToken;
 use crate::frontend::nats::client::ClientState;
 use crate::server::{NATS_COMPAT_VERSION, Shared};
 
-/// Serves the monitoring endpoints until `shutdown` fires.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
-    let tls = shared.config.monitor.as_ref().and_then(|m| m.tls.clone());
-    let app = router(shared);
-    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
-        tracing::error!("monitor listener: {e:#}");
-    }
+/// Serves the monitoring endpoints (HTTPS with `tls`) until `shutdown` fires.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<crate::frontend::tls::HttpTls>,
+    shutdown: CancellationToken,
+) {
+    crate::frontend::tls::serve_http(listener, tls, router(shared), shutdown).await;
 }
 
 /// The monitoring routes (public so tests can drive them without a socket).

@@ -23,6 +23,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::core::router::Router;
 use crate::frontend::nats::client::{ClientState, CloseReason};
+use crate::frontend::tls::HttpTls;
 use crate::jetstream::JetStream;
 use crate::plugin::Plugins;
 use crate::upstream::Upstream;
@@ -284,15 +285,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let config = crate::frontend::tls::server_config(tls)?;
         let _ = shared.tls.set(tokio_rustls::TlsAcceptor::from(config));
     }
-    // The HTTP listeners build theirs when they start; a bad file must stop us here.
-    let http_tls = [
-        shared.config.api.as_ref().and_then(|a| a.tls.as_ref()),
-        shared.config.monitor.as_ref().and_then(|m| m.tls.as_ref()),
-        (shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.as_ref()),
-    ];
-    for tls in http_tls.into_iter().flatten() {
-        crate::frontend::tls::server_config(tls)?;
-    }
+    // Built before anything listens, so a bad certificate or key file stops start-up.
+    let http_tls = |tls: Option<&crate::config::TlsConfig>| tls.map(HttpTls::new).transpose();
+    let monitor_tls = http_tls(shared.config.monitor.as_ref().and_then(|m| m.tls.as_ref()))?;
+    let websocket_tls =
+        http_tls((shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.as_ref()))?;
+    let api_tls = http_tls(shared.config.api.as_ref().and_then(|a| a.tls.as_ref()))?;
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
 
@@ -303,6 +301,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::monitor::serve(
             shared.clone(),
             mlistener,
+            monitor_tls,
             shutdown.clone(),
         ));
     }
@@ -314,6 +313,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::frontend::websocket::serve(
             shared.clone(),
             wlistener,
+            websocket_tls,
             accepting.clone(),
         ));
     }
@@ -325,6 +325,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(crate::frontend::http::serve(
             shared.clone(),
             alistener,
+            api_tls,
             shutdown.clone(),
         ));
     }

@@ -260,8 +260,9 @@ impl Router {
                 let members: Vec<&Arc<Subscription>> = result
                     .queues
                     .iter()
+                    .filter(|g| g.name == *queue)
                     .flat_map(|g| g.members.iter())
-                    .filter(|s| s.subject == *subject && s.queue.as_ref() == Some(queue))
+                    .filter(|s| s.subject == *subject)
                     .collect();
                 let n = members.len();
                 if n > 0 {

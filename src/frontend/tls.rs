@@ -69,33 +69,48 @@ pub fn server_config(cfg: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
+/// TLS for an HTTP listener: the acceptor built from its `tls` table, and the handshake
+/// timeout.
+pub struct HttpTls {
+    acceptor: TlsAcceptor,
+    timeout: Duration,
+}
+
+impl HttpTls {
+    /// Loads the certificate and key; errors name the file at fault.
+    pub fn new(cfg: &TlsConfig) -> anyhow::Result<Self> {
+        Ok(HttpTls {
+            acceptor: TlsAcceptor::from(server_config(cfg)?),
+            timeout: cfg.timeout,
+        })
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown`: HTTPS (and WSS) when `tls` is set, plain
 /// HTTP otherwise. Handlers see the client's address (`ConnectInfo<SocketAddr>`) either way.
 pub async fn serve_http(
     listener: TcpListener,
-    tls: Option<&crate::config::TlsConfig>,
+    tls: Option<HttpTls>,
     app: Router,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) {
     let stop = async move { shutdown.cancelled().await };
-    match tls {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // axum's serve only returns once shutdown has completed.
+    let _ = match tls {
         None => {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
-                .await?;
+                .await
         }
-        Some(cfg) => {
-            let acceptor = TlsAcceptor::from(server_config(cfg)?);
+        Some(tls) => {
             // tap_io: axum provides the client address for any listener wrapped this way.
-            let listener = TlsListener::new(listener, acceptor, cfg.timeout).tap_io(|_| {});
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let listener = TlsListener::new(listener, tls.acceptor, tls.timeout).tap_io(|_| {});
             axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
-                .await?;
+                .await
         }
-    }
-    Ok(())
+    };
 }
 
 /// A TCP listener whose connections arrive after their TLS handshake. Handshakes run in

@@ -50,12 +50,14 @@ const COMPRESS_THRESHOLD: usize = 64;
 static DEFLATE_POOL: LazyLock<DeflatePool> = LazyLock::new(|| DeflatePool::new(32));
 
 /// Serves the dedicated WebSocket listener (upgrade on any path) until `shutdown` fires.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
-    let tls = (shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.clone());
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<crate::frontend::tls::HttpTls>,
+    shutdown: CancellationToken,
+) {
     let app = Router::new().fallback(upgrade).with_state(shared);
-    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
-        tracing::error!("websocket listener: {e:#}");
-    }
+    crate::frontend::tls::serve_http(listener, tls, app, shutdown).await;
 }
 
 /// Upgrades an HTTP request to a NATS-over-WebSocket connection (also mounted at `/nats` on

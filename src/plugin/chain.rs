@@ -95,21 +95,7 @@ impl Loaded {
     /// Runs the plugin on one message with a pooled instance (a fresh one when none is idle,
     /// a poisoned one is dropped), counting the outcome.
     pub fn call(&self, ctx: &Context, msg: &PluginMessage) -> Result<Verdict, CallError> {
-        if self.needs_blocking.load(Ordering::Relaxed) {
-            return blocking(|| self.call_here(ctx, msg));
-        }
-        // A WASI stream call panics on a runtime worker ("cannot start a runtime from within
-        // a runtime"); wasmtime carries the panic out of the guest. The instance it was in is
-        // dropped with the unwinding stack, and the call is made again where blocking is
-        // allowed.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.call_here(ctx, msg))) {
-            Ok(result) => result,
-            Err(_) => {
-                self.needs_blocking.store(true, Ordering::Relaxed);
-                warn!(plugin = %self.name, "the plugin writes to stdout or stderr; its calls now run off the async workers");
-                blocking(|| self.call_here(ctx, msg))
-            }
-        }
+        self.guarded(|| self.call_here(ctx, msg))
     }
 
     /// Runs the plugin's `on-batch` on several messages in one call (the per-call cost of
@@ -117,15 +103,24 @@ impl Loaded {
     /// then runs the messages one by one, so a failure costs only the message that caused
     /// it, as with single calls. Outcomes are counted only for a successful batch.
     pub fn call_batch(&self, ctx: &Context, msgs: &[PluginMessage]) -> Option<Vec<Verdict>> {
+        self.guarded(|| self.call_batch_here(ctx, msgs))
+    }
+
+    /// Makes a call where it can run: here, or where blocking is allowed once the plugin
+    /// was seen to use a WASI stream. Such a call panics on a runtime worker ("cannot start
+    /// a runtime from within a runtime"); wasmtime carries the panic out of the guest. The
+    /// instance it was in is dropped with the unwinding stack, and the call is made again
+    /// where blocking is allowed.
+    fn guarded<T>(&self, call: impl Fn() -> T) -> T {
         if self.needs_blocking.load(Ordering::Relaxed) {
-            return blocking(|| self.call_batch_here(ctx, msgs));
+            return blocking(call);
         }
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.call_batch_here(ctx, msgs))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(&call)) {
             Ok(result) => result,
             Err(_) => {
                 self.needs_blocking.store(true, Ordering::Relaxed);
                 warn!(plugin = %self.name, "the plugin writes to stdout or stderr; its calls now run off the async workers");
-                blocking(|| self.call_batch_here(ctx, msgs))
+                blocking(call)
             }
         }
     }
@@ -280,24 +275,17 @@ impl Chain {
     /// the messages it applies to in one `on-batch` call. The result has one entry per
     /// input message, as [`Chain::process`] would have given for it alone.
     pub fn process_batch(&self, ctx: &Context, msgs: Vec<Message>) -> Vec<Chained> {
-        // Each message's work: its current messages and its outcome so far.
-        let mut items: Vec<Option<(Vec<Message>, Processed)>> = msgs
-            .iter()
-            .map(|m| {
-                self.plugins
-                    .iter()
-                    .any(|p| p.applies(&m.subject))
-                    .then(|| (Vec::new(), Processed::default()))
-            })
-            .collect();
+        // Each message's work (its current messages and its outcome so far), or the
+        // message itself when no plugin applies to it.
+        let mut items: Vec<Option<(Vec<Message>, Processed)>> = Vec::with_capacity(msgs.len());
         let mut untouched: Vec<Option<Message>> = Vec::with_capacity(msgs.len());
-        for (m, item) in msgs.into_iter().zip(items.iter_mut()) {
-            match item {
-                Some((current, _)) => {
-                    current.push(m);
-                    untouched.push(None);
-                }
-                None => untouched.push(Some(m)),
+        for m in msgs {
+            if self.plugins.iter().any(|p| p.applies(&m.subject)) {
+                items.push(Some((vec![m], Processed::default())));
+                untouched.push(None);
+            } else {
+                items.push(None);
+                untouched.push(Some(m));
             }
         }
         for plugin in &self.plugins {

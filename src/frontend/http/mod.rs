@@ -43,13 +43,15 @@ use crate::core::sublist::SublistError;
 use crate::server::Shared;
 
 /// Serves the API until `shutdown` fires.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: CancellationToken) {
-    let tls = shared.config.api.as_ref().and_then(|a| a.tls.clone());
-    let app = router(shared);
-    // Connection info: the `/nats` WebSocket records the client's address like TCP does.
-    if let Err(e) = crate::frontend::tls::serve_http(listener, tls.as_ref(), app, shutdown).await {
-        tracing::error!("API listener: {e:#}");
-    }
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<crate::frontend::tls::HttpTls>,
+    shutdown: CancellationToken,
+) {
+    // `serve_http` gives handlers the client's address: the `/nats` WebSocket records it
+    // like TCP does.
+    crate::frontend::tls::serve_http(listener, tls, router(shared), shutdown).await;
 }
 
 /// The API routes. Other front-ends served on the same port (the `/nats` WebSocket) are

@@ -99,7 +99,9 @@ async fn handle_tls(
     mut stream: TcpStream,
     addr: SocketAddr,
 ) {
-    let Some(cfg) = shared.config.nats.tls.clone() else {
+    let Some((timeout, map_certificate)) =
+        (shared.config.nats.tls.as_ref()).map(|t| (t.timeout, t.verify_and_map))
+    else {
         return;
     };
     let id = shared.next_client_id();
@@ -112,7 +114,7 @@ async fn handle_tls(
     }
     // A TLS handshake starts with a record of type 22; anything else is a plain client.
     let mut first = [0u8; 1];
-    match tokio::time::timeout(cfg.timeout, stream.peek(&mut first)).await {
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == 0x16 => {}
         Ok(Ok(n)) if n > 0 => {
             debug!(%addr, "Plain connection to the TLS client port.");
@@ -123,7 +125,7 @@ async fn handle_tls(
         }
         _ => return,
     }
-    let tls = match tokio::time::timeout(cfg.timeout, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             debug!(%addr, error = %e, "TLS handshake failed.");
@@ -135,7 +137,7 @@ async fn handle_tls(
         }
     };
     let client = register_as(&shared, id, addr, false, false);
-    if cfg.verify_and_map {
+    if map_certificate {
         let names = crate::frontend::tls::certificate_names(tls.get_ref().1);
         let _ = client.certificate_names.set(names);
     }
