@@ -174,6 +174,22 @@ pub trait MessageStore: Send + Sync {
         filter: Option<&[u8]>,
     ) -> Result<Option<StoredMessage>, StoreError>;
 
+    /// Loads up to `max` stored messages with sequences `>= from_seq`, in order: scans over
+    /// a whole stream (start-up rebuilds) without a lock round and a read per message. The
+    /// file store reads neighbouring records with one `pread`; the default loops.
+    fn load_batch(&self, from_seq: u64, max: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut out = Vec::new();
+        let mut seq = from_seq;
+        while out.len() < max {
+            let Some(m) = self.load_next(seq, None)? else {
+                break;
+            };
+            seq = m.seq + 1;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
     /// Loads the newest message whose subject matches `filter` (KV get, `last_by_subj`).
     fn load_last(&self, filter: &[u8]) -> Result<Option<StoredMessage>, StoreError>;
 

@@ -30,7 +30,7 @@ use crate::jetstream::consumer::Consumer;
 use crate::jetstream::consumer::state::Tracker;
 use crate::jetstream::internal::{self, InboxSink, Outbox};
 use crate::jetstream::store::{
-    Discard, Durability, FileStore, MemoryStore, MessageStore, StoreLimits,
+    Discard, Durability, FileStore, MemoryStore, MessageStore, StoreLimits, StoredMessage,
 };
 use crate::jetstream::{now_nanos, write_atomic};
 use crate::server::Shared;
@@ -409,8 +409,7 @@ impl Stream {
             }
         }
         let mut dedupe = self.dedupe.lock();
-        let mut seq = lo;
-        while let Ok(Some(m)) = self.store.load_next(seq, None) {
+        self.scan_from(lo, |m| {
             if let Some(id) = m
                 .headers
                 .as_deref()
@@ -418,7 +417,20 @@ impl Stream {
             {
                 dedupe.record(Bytes::copy_from_slice(id), m.seq, m.timestamp);
             }
-            seq = m.seq + 1;
+        });
+    }
+
+    /// Visits every stored message from `seq` on, reading them in batches (start-up scans
+    /// of streams with millions of messages). Stops at the first read error, which the
+    /// caller cannot act on beyond what the store's recovery already reported.
+    fn scan_from(&self, mut seq: u64, mut visit: impl FnMut(&StoredMessage)) {
+        const BATCH: usize = 4096;
+        while let Ok(batch) = self.store.load_batch(seq, BATCH) {
+            let Some(last) = batch.last() else {
+                return;
+            };
+            seq = last.seq + 1;
+            batch.iter().for_each(&mut visit);
         }
     }
 
@@ -428,8 +440,7 @@ impl Stream {
             return;
         }
         let mut ttls = self.ttls.lock();
-        let mut seq = 0;
-        while let Ok(Some(m)) = self.store.load_next(seq, None) {
+        self.scan_from(0, |m| {
             let ttl = m
                 .headers
                 .as_deref()
@@ -438,8 +449,7 @@ impl Stream {
             if let Some(ttl) = ttl.filter(|t| *t > 0) {
                 ttls.insert((m.timestamp.saturating_add(ttl), m.seq));
             }
-            seq = m.seq + 1;
-        }
+        });
     }
 
     /// Expires messages past `max_age` or their `Nats-TTL` while running.

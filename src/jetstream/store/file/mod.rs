@@ -212,11 +212,18 @@ fn locate_in(inner: &Inner, seq: u64) -> Option<(Arc<File>, FileLoc)> {
     Some((seg.file.clone(), loc))
 }
 
+/// Bytes one `load_batch` read may span.
+const READ_SPAN: u64 = 1 << 20;
+
 /// Reads and verifies one message record (outside the store lock).
 fn read_message(file: &File, seq: u64, loc: FileLoc) -> Result<StoredMessage, StoreError> {
     let mut buf = vec![0u8; loc.len as usize];
     file.read_exact_at(&mut buf, u64::from(loc.off))?;
-    let buf = Bytes::from(buf);
+    decode_message(Bytes::from(buf), seq, loc)
+}
+
+/// Verifies one record read from `loc` and turns it into a message sharing `buf`.
+fn decode_message(buf: Bytes, seq: u64, loc: FileLoc) -> Result<StoredMessage, StoreError> {
     match record::decode(&buf) {
         Decoded::Ok(
             Record::Msg {
@@ -287,6 +294,49 @@ impl MessageStore for FileStore {
             (seq, locate_in(&inner, seq))
         };
         self.read_at(seq, found)
+    }
+
+    fn load_batch(&self, from_seq: u64, max: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let (file, locs) = {
+            let mut inner = self.shared.inner.lock();
+            inner.check_open()?;
+            let mut locs: Vec<(u64, FileLoc)> = Vec::new();
+            let mut file = None;
+            let mut seq = from_seq;
+            while locs.len() < max {
+                let Some(next) = inner.core.next_match(seq, None) else {
+                    break;
+                };
+                let Some((f, loc)) = locate_in(&inner, next) else {
+                    break;
+                };
+                // One read covers records of one segment lying in order within READ_SPAN.
+                if let Some(&(_, first)) = locs.first() {
+                    let ordered = loc.seg == first.seg && loc.off >= first.off;
+                    if !ordered || u64::from(loc.off + loc.len - first.off) > READ_SPAN {
+                        break;
+                    }
+                } else {
+                    file = Some(f);
+                }
+                locs.push((next, loc));
+                seq = next + 1;
+            }
+            (file, locs)
+        };
+        let (Some(file), Some(&(_, first)), Some(&(_, last))) = (file, locs.first(), locs.last())
+        else {
+            return Ok(Vec::new());
+        };
+        let mut buf = vec![0u8; (last.off + last.len - first.off) as usize];
+        file.read_exact_at(&mut buf, u64::from(first.off))?;
+        let buf = Bytes::from(buf);
+        locs.iter()
+            .map(|&(seq, loc)| {
+                let start = (loc.off - first.off) as usize;
+                decode_message(buf.slice(start..start + loc.len as usize), seq, loc)
+            })
+            .collect()
     }
 
     fn load_last(&self, filter: &[u8]) -> Result<Option<StoredMessage>, StoreError> {
