@@ -14,11 +14,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use tracing::warn;
 
 use super::binding::{Binding, OnError};
-use super::convert::{apply_edit, from_plugin, header_block, header_pairs, to_plugin};
-use super::host::{CallError, Context, Instance, Limits, Module, PluginMessage, Verdict};
+use super::convert::{apply_edit, from_plugin, header_block, header_pairs, to_plugin, view};
+use super::host::{
+    CallError, Context, Instance, Limits, MessageView, Module, PluginMessage, Verdict,
+};
 use super::metrics::{Outcome, PluginMetrics};
 use crate::core::message::Message;
 use crate::core::subject::subject_matches;
@@ -102,7 +105,7 @@ impl Loaded {
     /// entering the sandbox is paid once). `None` when the batch call failed: the caller
     /// then runs the messages one by one, so a failure costs only the message that caused
     /// it, as with single calls. Outcomes are counted only for a successful batch.
-    pub fn call_batch(&self, ctx: &Context, msgs: &[PluginMessage]) -> Option<Vec<Verdict>> {
+    pub fn call_batch(&self, ctx: &Context, msgs: &[MessageView<'_>]) -> Option<Vec<Verdict>> {
         self.guarded(|| self.call_batch_here(ctx, msgs))
     }
 
@@ -125,15 +128,28 @@ impl Loaded {
         }
     }
 
-    fn call_batch_here(&self, ctx: &Context, msgs: &[PluginMessage]) -> Option<Vec<Verdict>> {
+    fn call_batch_here(&self, ctx: &Context, msgs: &[MessageView<'_>]) -> Option<Vec<Verdict>> {
         let started = Instant::now();
         let mut instance = self.instance().ok()?;
         let result = instance.on_batch(ctx, msgs);
         self.give_back(instance);
         let verdicts = result.ok()?;
         let each = started.elapsed() / u32::try_from(msgs.len().max(1)).unwrap_or(u32::MAX);
+        // Runs of equal outcomes (a whole batch of `pass`, typically) are counted at once.
+        let mut run: Option<(Outcome, u64)> = None;
         for v in &verdicts {
-            self.metrics.record(outcome_of(&Ok(v)), each);
+            let outcome = outcome_of(&Ok(v));
+            match &mut run {
+                Some((o, n)) if *o == outcome => *n += 1,
+                _ => {
+                    if let Some((o, n)) = run.replace((outcome, 1)) {
+                        self.metrics.record_many(o, n, each);
+                    }
+                }
+            }
+        }
+        if let Some((o, n)) = run {
+            self.metrics.record_many(o, n, each);
         }
         Some(verdicts)
     }
@@ -213,8 +229,8 @@ pub struct Rejection {
 /// What the chain made of one message.
 #[derive(Debug, Default)]
 pub struct Processed {
-    /// Messages to route, in order.
-    pub deliver: Vec<Message>,
+    /// Messages to route, in order: almost always exactly one, kept inline.
+    pub deliver: SmallVec<[Message; 1]>,
     /// Originals to publish on dead-letter subjects (routed without the chain).
     pub dead_letters: Vec<Message>,
     /// Set when a plugin rejected the message.
@@ -262,7 +278,7 @@ impl Chain {
             }
             current = next;
         }
-        out.deliver = current;
+        out.deliver = current.into();
         Chained::Processed(out)
     }
 }
@@ -275,86 +291,82 @@ impl Chain {
     /// the messages it applies to in one `on-batch` call. The result has one entry per
     /// input message, as [`Chain::process`] would have given for it alone.
     pub fn process_batch(&self, ctx: &Context, msgs: Vec<Message>) -> Vec<Chained> {
-        // Each message's work (its current messages and its outcome so far), or the
-        // message itself when no plugin applies to it.
-        let mut items: Vec<Option<(Vec<Message>, Processed)>> = Vec::with_capacity(msgs.len());
-        let mut untouched: Vec<Option<Message>> = Vec::with_capacity(msgs.len());
-        for m in msgs {
+        let mut results = Vec::with_capacity(msgs.len());
+        // The messages still in the chain, tagged with the input they came from, in order.
+        let mut current: Vec<(usize, Message)> = Vec::with_capacity(msgs.len());
+        for (i, m) in msgs.into_iter().enumerate() {
             if self.plugins.iter().any(|p| p.applies(&m.subject)) {
-                items.push(Some((vec![m], Processed::default())));
-                untouched.push(None);
+                results.push(Chained::Processed(Processed::default()));
+                current.push((i, m));
             } else {
-                items.push(None);
-                untouched.push(Some(m));
+                results.push(Chained::Untouched(m));
             }
         }
         for plugin in &self.plugins {
-            run_batch(plugin, ctx, &mut items);
+            if current.is_empty() {
+                break;
+            }
+            current = run_batch(plugin, ctx, current, &mut results);
         }
-        items
-            .into_iter()
-            .zip(untouched)
-            .map(|(item, original)| match (item, original) {
-                (Some((current, mut out)), _) => {
-                    out.deliver = current;
-                    Chained::Processed(out)
-                }
-                (None, Some(m)) => Chained::Untouched(m),
-                (None, None) => Chained::Processed(Processed::default()),
-            })
-            .collect()
+        for (i, m) in current {
+            if let Some(Chained::Processed(out)) = results.get_mut(i) {
+                out.deliver.push(m);
+            }
+        }
+        results
     }
 }
 
-/// One plugin over every item's current messages: those it applies to go to it in batches
-/// of at most [`MAX_BATCH`]; a failed batch is run again message by message. Each result
-/// takes the place its message had.
-fn run_batch(plugin: &Loaded, ctx: &Context, items: &mut [Option<(Vec<Message>, Processed)>]) {
-    enum Slot {
-        Skipped(Message),
-        Seen(usize),
-    }
-    let mut seen: Vec<(usize, Message)> = Vec::new();
-    let mut layout: Vec<Vec<Slot>> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter_mut().enumerate() {
-        let mut slots = Vec::new();
-        if let Some((current, _)) = item {
-            for m in current.drain(..) {
-                if plugin.applies(&m.subject) {
-                    slots.push(Slot::Seen(seen.len()));
-                    seen.push((i, m));
-                } else {
-                    slots.push(Slot::Skipped(m));
-                }
-            }
+/// One plugin over the messages still in the chain: those it applies to go to it in
+/// batches of at most [`MAX_BATCH`] (a failed batch is run again message by message), the
+/// others pass by. What comes out takes the place its message had, tagged with the same
+/// input, so the order per publisher is kept.
+fn run_batch(
+    plugin: &Loaded,
+    ctx: &Context,
+    current: Vec<(usize, Message)>,
+    results: &mut [Chained],
+) -> Vec<(usize, Message)> {
+    let mut next = Vec::with_capacity(current.len());
+    let mut produced = Vec::new();
+    let mut rest = current.into_iter();
+    loop {
+        // A run of messages holding at most MAX_BATCH that the plugin applies to.
+        let mut run: Vec<(usize, Message, bool)> = Vec::new();
+        let mut applying = 0;
+        while applying < MAX_BATCH {
+            let Some((i, m)) = rest.next() else {
+                break;
+            };
+            let applies = plugin.applies(&m.subject);
+            applying += usize::from(applies);
+            run.push((i, m, applies));
         }
-        layout.push(slots);
-    }
-    let mut results: Vec<Vec<Message>> = Vec::with_capacity(seen.len());
-    for chunk in seen.chunks(MAX_BATCH) {
-        let views: Vec<PluginMessage> = chunk.iter().map(|(_, m)| to_plugin(m)).collect();
-        // One verdict per message (checked by the host), or None: one by one.
-        let mut verdicts = plugin.call_batch(ctx, &views).map(Vec::into_iter);
-        for (i, m) in chunk {
-            let mut next = Vec::new();
-            if let Some((_, out)) = &mut items[*i] {
-                match verdicts.as_mut().and_then(Iterator::next) {
-                    Some(v) => apply_verdict(plugin, Ok(v), m.clone(), &mut next, out),
-                    None => run_one(plugin, ctx, m.clone(), &mut next, out),
-                }
-            }
-            results.push(next);
+        if run.is_empty() {
+            return next;
         }
-    }
-    let mut results: Vec<Option<Vec<Message>>> = results.into_iter().map(Some).collect();
-    for (item, slots) in items.iter_mut().zip(layout) {
-        if let Some((current, _)) = item {
-            for slot in slots {
-                match slot {
-                    Slot::Skipped(m) => current.push(m),
-                    Slot::Seen(k) => current.extend(results[k].take().unwrap_or_default()),
-                }
+        let verdicts = if applying == 0 {
+            None
+        } else {
+            let views: Vec<MessageView<'_>> = run
+                .iter()
+                .filter(|(_, _, applies)| *applies)
+                .map(|(_, m, _)| view(m))
+                .collect();
+            // One verdict per message (checked by the host), or None: one by one.
+            plugin.call_batch(ctx, &views)
+        };
+        let mut verdicts = verdicts.map(Vec::into_iter);
+        for (i, m, applies) in run {
+            let Some(Chained::Processed(out)) = results.get_mut(i).filter(|_| applies) else {
+                next.push((i, m));
+                continue;
+            };
+            match verdicts.as_mut().and_then(Iterator::next) {
+                Some(v) => apply_verdict(plugin, Ok(v), m, &mut produced, out),
+                None => run_one(plugin, ctx, m, &mut produced, out),
             }
+            next.extend(produced.drain(..).map(|m| (i, m)));
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::host::{Edit, PluginMessage};
+use super::host::{Edit, MessageView, PluginMessage};
 use crate::core::headers::{header_block as write_block, parse_nats};
 use crate::core::message::Message;
 use crate::core::subject::is_valid_literal_subject;
@@ -50,6 +50,16 @@ pub fn to_plugin(msg: &Message) -> PluginMessage {
             .map(|r| String::from_utf8_lossy(r).into_owned()),
         headers: msg.headers.as_ref().map(header_pairs).unwrap_or_default(),
         payload: msg.payload.to_vec(),
+    }
+}
+
+/// The borrowed view of a message for a batch call (no copy of subject or payload).
+pub fn view(msg: &Message) -> MessageView<'_> {
+    MessageView {
+        subject: String::from_utf8_lossy(&msg.subject),
+        reply_to: msg.reply.as_ref().map(|r| String::from_utf8_lossy(r)),
+        headers: msg.headers.as_ref().map(header_pairs).unwrap_or_default(),
+        payload: &msg.payload,
     }
 }
 

@@ -392,7 +392,7 @@ impl Instance {
     pub fn on_batch(
         &mut self,
         ctx: &Context,
-        msgs: &[PluginMessage],
+        msgs: &[MessageView<'_>],
     ) -> Result<Vec<Verdict>, CallError> {
         if msgs.is_empty() {
             return Ok(Vec::new());
@@ -403,7 +403,12 @@ impl Instance {
         let params: Vec<wit::MessageParam<'_>> = msgs
             .iter()
             .zip(&headers)
-            .map(|(m, h)| message_param(m, h))
+            .map(|(m, h)| wit::MessageParam {
+                subject: &m.subject,
+                reply_to: m.reply_to.as_deref(),
+                headers: h,
+                payload: m.payload,
+            })
             .collect();
         let result = self.filter.sluice_plugin_filter().call_on_batch(
             &mut self.store,
@@ -564,6 +569,33 @@ impl Hasher for Sha256Hasher {
 }
 
 // ---- conversions at the boundary -------------------------------------------------------
+
+/// A message as a batch call hands it to the guest, borrowing the broker's bytes: the
+/// canonical ABI copies subject and payload into the guest anyway, so the batch path does
+/// not first copy them into an owned [`PluginMessage`] (subjects are UTF-8 in practice; a
+/// subject that is not is passed lossily, as in [`PluginMessage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageView<'a> {
+    /// The subject.
+    pub subject: std::borrow::Cow<'a, str>,
+    /// The reply subject, if any.
+    pub reply_to: Option<std::borrow::Cow<'a, str>>,
+    /// Header pairs in order (owned: the raw block needs parsing anyway).
+    pub headers: Vec<(String, String)>,
+    /// The payload, borrowed.
+    pub payload: &'a [u8],
+}
+
+impl<'a> From<&'a PluginMessage> for MessageView<'a> {
+    fn from(m: &'a PluginMessage) -> Self {
+        MessageView {
+            subject: std::borrow::Cow::Borrowed(&m.subject),
+            reply_to: m.reply_to.as_deref().map(std::borrow::Cow::Borrowed),
+            headers: m.headers.clone(),
+            payload: &m.payload,
+        }
+    }
+}
 
 fn header_refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
     headers
