@@ -1,5 +1,6 @@
 //! Tests of the configuration file: parsing, defaults and validation.
 
+use super::auth::is_valid_subject;
 use super::*;
 
 fn ok(toml: &str) -> Config {
