@@ -1,5 +1,5 @@
-//! The `[auth]` table: a shared token or users with passwords, and the subject permissions
-//! users get, validated into [`AuthConfig`].
+//! The `[auth]` table: a shared token, or users with passwords or nkeys, and the subject
+//! permissions users get, validated into [`AuthConfig`].
 
 use std::collections::HashSet;
 use std::fmt;
@@ -16,6 +16,9 @@ pub struct AuthConfig {
     pub token: Option<String>,
     /// Users with their passwords and optional permissions.
     pub users: Vec<UserConfig>,
+    /// Users that prove who they are by signing the INFO nonce with an nkey (`[[auth.users]]`
+    /// entries with `nkey`); kept apart from `users` because they have no name or password.
+    pub nkeys: Vec<NkeyUserConfig>,
     /// Permissions for users that have none of their own.
     pub default_permissions: Option<Permissions>,
 }
@@ -26,6 +29,7 @@ impl fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("users", &self.users)
+            .field("nkeys", &self.nkeys)
             .field("default_permissions", &self.default_permissions)
             .finish()
     }
@@ -54,6 +58,17 @@ impl fmt::Debug for UserConfig {
             .field("admin", &self.admin)
             .finish()
     }
+}
+
+/// A user identified by an nkey, as nats-server's `users = [{nkey: U..., permissions}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NkeyUserConfig {
+    /// The user's public nkey (`U...`, 56 characters); it is also the user's name.
+    pub nkey: String,
+    /// This user's permissions; `None` falls back to `default_permissions`.
+    pub permissions: Option<Permissions>,
+    /// May manage plugins (over the NATS protocol only: HTTP cannot sign a nonce).
+    pub admin: bool,
 }
 
 /// What a user may publish and subscribe to, as in nats-server's `permissions` block.
@@ -101,6 +116,7 @@ pub(crate) struct AuthFile {
 pub(crate) struct UserFile {
     pub(crate) user: Option<String>,
     pub(crate) password: Option<String>,
+    pub(crate) nkey: Option<String>,
     pub(crate) permissions: Option<PermissionsFile>,
     pub(crate) admin: Option<bool>,
 }
@@ -160,10 +176,37 @@ struct ResponsesTable {
 
 /// `certificate_users`: TLS maps client certificates to users, so passwords are optional.
 pub(super) fn build(p: &mut Problems, f: AuthFile, certificate_users: bool) -> AuthConfig {
+    // One namespace for names and nkeys, as nats-server: a name cannot shadow a key.
     let mut seen = HashSet::new();
     let mut users = Vec::with_capacity(f.users.len());
+    let mut nkeys = Vec::new();
     for (i, u) in f.users.into_iter().enumerate() {
         let key = format!("auth.users[{i}]");
+        let permissions =
+            (u.permissions).map(|f| build_permissions(p, &format!("{key}.permissions"), f));
+        let admin = u.admin.unwrap_or(false);
+        if let Some(nkey) = u.nkey {
+            for (field, given) in [
+                ("user", u.user.is_some()),
+                ("password", u.password.is_some()),
+            ] {
+                if given {
+                    p.add(&format!("{key}.{field}"), "not allowed with nkey");
+                }
+            }
+            let nkey_key = format!("{key}.nkey");
+            if let Err(problem) = check_user_nkey(&nkey) {
+                p.add(&nkey_key, problem);
+            } else if !seen.insert(nkey.clone()) {
+                p.add(&nkey_key, format!("duplicate nkey \"{nkey}\""));
+            }
+            nkeys.push(NkeyUserConfig {
+                nkey,
+                permissions,
+                admin,
+            });
+            continue;
+        }
         let user_key = format!("{key}.user");
         let user = p.required(&user_key, u.user);
         if user.contains(char::is_whitespace) {
@@ -179,27 +222,39 @@ pub(super) fn build(p: &mut Problems, f: AuthFile, certificate_users: bool) -> A
             (pw, _) => p.required(&password_key, pw),
         };
         check_password(p, &password_key, &password);
-        let permissions =
-            (u.permissions).map(|f| build_permissions(p, &format!("{key}.permissions"), f));
         users.push(UserConfig {
             user,
             password,
             permissions,
-            admin: u.admin.unwrap_or(false),
+            admin,
         });
     }
     if f.token.as_deref() == Some("") {
         p.add("auth.token", "must not be empty");
     }
-    if f.token.is_some() && !users.is_empty() {
+    if f.token.is_some() && !(users.is_empty() && nkeys.is_empty()) {
         p.add("auth", "set either token or users, not both");
     }
     AuthConfig {
         token: f.token,
         users,
+        nkeys,
         default_permissions: f
             .default_permissions
             .map(|f| build_permissions(p, "auth.default_permissions", f)),
+    }
+}
+
+/// nats-server's `IsValidPublicUserKey`: a public key (checksum included) of the user type.
+/// The value is echoed in no message, since a pasted seed is a secret.
+fn check_user_nkey(nkey: &str) -> Result<(), &'static str> {
+    match nkeys::KeyPair::from_public_key(nkey) {
+        Ok(kp) if kp.key_pair_type() == nkeys::KeyPairType::User => Ok(()),
+        Ok(_) => Err("not a user nkey (a user public key starts with U)"),
+        Err(_) if nkeys::decode_seed(nkey).is_ok() => {
+            Err("is a seed (a private key); configure its public key (U..., 56 characters)")
+        }
+        Err(_) => Err("not a valid user public nkey (U..., 56 characters)"),
     }
 }
 

@@ -19,7 +19,9 @@ mod tls;
 mod upstream;
 mod websocket;
 pub(crate) use auth::UserFile;
-pub use auth::{AuthConfig, Permissions, ResponsePermission, SubjectRule, UserConfig};
+pub use auth::{
+    AuthConfig, NkeyUserConfig, Permissions, ResponsePermission, SubjectRule, UserConfig,
+};
 pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
 pub use tls::TlsConfig;
 pub use upstream::{UpstreamConfig, UpstreamTls};
