@@ -1,18 +1,26 @@
-//! Authentication (token or users with plain or bcrypt passwords) and per-user subject
-//! permissions.
+//! Authentication (token, users with plain or bcrypt passwords, or users with nkeys) and
+//! per-user subject permissions.
 //!
 //! This lives beside the core, not in the NATS front-end, so HTTP and WebSocket clients are
 //! checked against the same users and the same rules. The rules follow nats-server: an empty
 //! allow list allows everything, deny wins over allow, a wildcard subscription is allowed when
 //! every subject it can match is allowed, and deny entries that only overlap a wildcard
 //! subscription are enforced per message at delivery time.
+//!
+//! An nkey user proves it holds the private key by signing the nonce the NATS INFO carried
+//! (nats-server's challenge), so only the NATS protocol, over TCP or WebSocket, can carry
+//! it; HTTP and the JSON WebSocket have no nonce and no nkey users.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use subtle::ConstantTimeEq;
+use tracing::debug;
 
 use crate::config::{self, AuthConfig};
 use crate::core::router::Subscription;
@@ -21,7 +29,7 @@ use crate::core::subject::{is_subset_match, subject_matches, subjects_overlap};
 /// Who a connection authenticated as, and what it may do.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
-    /// The user name; `None` for token or anonymous connections.
+    /// The user name (an nkey user's public key); `None` for token or anonymous connections.
     pub user: Option<String>,
     /// `None` means no restrictions.
     pub permissions: Option<Arc<Permissions>>,
@@ -41,6 +49,50 @@ pub struct Credentials<'a> {
     /// TLS `verify_and_map`: the names the client's verified certificate stands for; the
     /// first that is a configured user is the identity, and no password is asked.
     pub certificate: Option<&'a [String]>,
+    /// `nkey` and `sig` in CONNECT, with the nonce this connection was sent.
+    pub nkey: Option<NkeyProof<'a>>,
+}
+
+/// A client's claim to hold an nkey: its public key and its signature of the INFO nonce.
+#[derive(Debug, Clone, Copy)]
+pub struct NkeyProof<'a> {
+    /// CONNECT `nkey`: the user's public key (`U...`).
+    pub public_key: &'a str,
+    /// CONNECT `sig`: the ed25519 signature of the nonce, base64 (URL-safe without padding,
+    /// or standard with padding, which nats-server also takes and nats.py sends).
+    pub signature: &'a str,
+    /// The nonce sent to this connection in INFO (see [`new_nonce`]).
+    pub nonce: &'a str,
+}
+
+/// Random bytes in a nonce: nats-server's `nonceRawLen`.
+const NONCE_RAW_LEN: usize = 11;
+
+/// Go's `base64.RawURLEncoding` and `StdEncoding` decoders: like them, tolerant of non-zero
+/// trailing bits, so every signature nats-server accepts is accepted here.
+const RAW_URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+const STD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// A fresh nonce for one connection's INFO: 11 random bytes in unpadded URL-safe base64
+/// (15 characters), as nats-server makes them. Clients sign its text, not the bytes.
+pub fn new_nonce() -> String {
+    use rand::RngCore;
+    let mut raw = [0u8; NONCE_RAW_LEN];
+    // ThreadRng is a CSPRNG seeded from the OS; a nonce must not be predictable, or a
+    // recorded signature could be replayed.
+    rand::rng().fill_bytes(&mut raw);
+    RAW_URL.encode(raw)
 }
 
 /// Checks credentials against the configured token or users.
@@ -48,6 +100,8 @@ pub struct Credentials<'a> {
 pub struct Authenticator {
     token: Option<String>,
     users: HashMap<String, UserEntry>,
+    /// nkey users by public key.
+    nkeys: HashMap<String, NkeyEntry>,
 }
 
 #[derive(Debug)]
@@ -57,35 +111,95 @@ struct UserEntry {
     admin: bool,
 }
 
+#[derive(Debug)]
+struct NkeyEntry {
+    /// The public key, parsed once at start.
+    key: nkeys::KeyPair,
+    permissions: Option<Arc<Permissions>>,
+    admin: bool,
+}
+
+impl NkeyEntry {
+    /// Does `proof` carry a signature of its nonce by this key? nats-server's checks, in
+    /// its order: a signature is present, it is base64 (URL-safe raw, else standard), and
+    /// it verifies.
+    fn verifies(&self, proof: NkeyProof<'_>) -> bool {
+        let nkey = proof.public_key;
+        // A connection sent no nonce (nkeys were not configured when it was greeted) cannot
+        // use one: a signature of the empty nonce would be valid forever.
+        if proof.nonce.is_empty() {
+            debug!(%nkey, "Nkey presented without a nonce.");
+            return false;
+        }
+        if proof.signature.is_empty() {
+            debug!(%nkey, "Nkey signature missing.");
+            return false;
+        }
+        let decoded = RAW_URL
+            .decode(proof.signature)
+            .or_else(|_| STD.decode(proof.signature));
+        let Ok(signature) = decoded else {
+            debug!(%nkey, "Nkey signature not valid base64.");
+            return false;
+        };
+        if self.key.verify(proof.nonce.as_bytes(), &signature).is_err() {
+            debug!(%nkey, "Nkey signature not verified.");
+            return false;
+        }
+        true
+    }
+}
+
 impl Authenticator {
     /// Builds the authenticator from validated configuration.
     pub fn from_config(auth: &AuthConfig) -> Self {
         let default_permissions = auth.default_permissions.as_ref().map(Permissions::compile);
+        let compile = |own: &Option<config::Permissions>| match own {
+            Some(p) => Some(Arc::new(Permissions::compile(p))),
+            None => default_permissions.clone().map(Arc::new),
+        };
         let users = auth
             .users
             .iter()
             .map(|u| {
-                let permissions = match &u.permissions {
-                    Some(p) => Some(Arc::new(Permissions::compile(p))),
-                    None => default_permissions.clone().map(Arc::new),
-                };
                 let entry = UserEntry {
                     password: u.password.clone(),
-                    permissions,
+                    permissions: compile(&u.permissions),
                     admin: u.admin,
                 };
                 (u.user.clone(), entry)
             })
             .collect();
+        // Validation already refused keys that do not parse; one that still fails is left
+        // out (nobody can authenticate as it) rather than trusted.
+        let nkeys = auth
+            .nkeys
+            .iter()
+            .filter_map(|u| {
+                let key = nkeys::KeyPair::from_public_key(&u.nkey).ok()?;
+                let entry = NkeyEntry {
+                    key,
+                    permissions: compile(&u.permissions),
+                    admin: u.admin,
+                };
+                Some((u.nkey.clone(), entry))
+            })
+            .collect();
         Authenticator {
             token: auth.token.clone(),
             users,
+            nkeys,
         }
     }
 
     /// Whether clients must present credentials (and INFO says `auth_required`).
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+    }
+
+    /// Whether INFO must carry a nonce for clients to sign: nkey users are configured.
+    pub fn nonce_required(&self) -> bool {
+        !self.nkeys.is_empty()
     }
 
     /// Whether checking may be slow (bcrypt), so callers can move it off the I/O threads.
@@ -104,8 +218,18 @@ impl Authenticator {
             };
             return compare_password(token, given).then_some(operator);
         }
-        if self.users.is_empty() {
+        if self.users.is_empty() && self.nkeys.is_empty() {
             return Some(Identity::default());
+        }
+        // As nats-server: a CONNECT naming an nkey is judged by that key alone, before
+        // certificates and passwords; an unknown key is refused.
+        if let Some(proof) = creds.nkey.filter(|_| !self.nkeys.is_empty()) {
+            let entry = self.nkeys.get(proof.public_key)?;
+            return entry.verifies(proof).then(|| Identity {
+                user: Some(proof.public_key.to_string()),
+                permissions: entry.permissions.clone(),
+                admin: entry.admin,
+            });
         }
         if let Some(names) = creds.certificate {
             let (name, entry) = names
@@ -322,6 +446,7 @@ mod tests {
                 pass: Some("pw"),
                 token: None,
                 certificate: None,
+                nkey: None,
             })
             .expect("right password");
         assert_eq!(id.user.as_deref(), Some("alice"));
@@ -331,8 +456,156 @@ mod tests {
                 pass: Some("nope"),
                 token: None,
                 certificate: None,
+                nkey: None,
             })
             .is_none()
         );
+    }
+
+    /// An authenticator with one nkey user (publish only to `nk.>`) and one password user.
+    fn nkey_and_password_users(public_key: &str) -> Authenticator {
+        Authenticator::from_config(&AuthConfig {
+            users: vec![config::UserConfig {
+                user: "bob".into(),
+                password: "pw".into(),
+                permissions: None,
+                admin: false,
+            }],
+            nkeys: vec![config::NkeyUserConfig {
+                nkey: public_key.to_string(),
+                permissions: Some(config::Permissions {
+                    publish: rule(&["nk.>"], &[]),
+                    ..Default::default()
+                }),
+                admin: true,
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn with_nkey(proof: NkeyProof<'_>) -> Credentials<'_> {
+        Credentials {
+            nkey: Some(proof),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nonces_look_like_nats_servers() {
+        let (a, b) = (new_nonce(), new_nonce());
+        assert_eq!(a.len(), 15, "{a}");
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn nkey_signatures_of_the_nonce() {
+        let kp = nkeys::KeyPair::new_user();
+        let public_key = kp.public_key();
+        let auth = nkey_and_password_users(&public_key);
+        assert!(auth.required() && auth.nonce_required() && !auth.is_expensive());
+        let nonce = new_nonce();
+        let sig = kp.sign(nonce.as_bytes()).expect("a seed signs");
+        let url = RAW_URL.encode(&sig);
+        let std = base64::engine::general_purpose::STANDARD.encode(&sig);
+        let proof = |signature, nonce| NkeyProof {
+            public_key: &public_key,
+            signature,
+            nonce,
+        };
+        for encoded in [&url, &std] {
+            let id = auth.authenticate(with_nkey(proof(encoded, &nonce)));
+            let id = id.expect("a signature of the nonce, either encoding");
+            assert_eq!(id.user.as_deref(), Some(public_key.as_str()));
+            assert!(id.admin);
+            let perms = id.permissions.expect("its own permissions");
+            assert!(perms.publish.allows_literal(b"nk.a") && !perms.publish.allows_literal(b"x"));
+        }
+        let other = new_nonce();
+        let refused = [
+            proof(&url, &other),
+            proof("", &nonce),
+            proof(&url, ""),
+            proof("not base64!", &nonce),
+            proof(&url[..20], &nonce),
+        ];
+        for bad in refused {
+            assert!(auth.authenticate(with_nkey(bad)).is_none(), "{bad:?}");
+        }
+        // Another key's signature, under this key or under a key nobody configured.
+        let stranger = nkeys::KeyPair::new_user();
+        let forged = RAW_URL.encode(stranger.sign(nonce.as_bytes()).expect("signs"));
+        assert!(
+            auth.authenticate(with_nkey(proof(&forged, &nonce)))
+                .is_none()
+        );
+        let unknown = NkeyProof {
+            public_key: &stranger.public_key(),
+            signature: &forged,
+            nonce: &nonce,
+        };
+        assert!(auth.authenticate(with_nkey(unknown)).is_none());
+    }
+
+    #[test]
+    fn an_nkey_in_connect_is_judged_alone() {
+        let kp = nkeys::KeyPair::new_user();
+        let auth = nkey_and_password_users(&kp.public_key());
+        let password = Credentials {
+            user: Some("bob"),
+            pass: Some("pw"),
+            ..Default::default()
+        };
+        let id = auth
+            .authenticate(password)
+            .expect("password users still work");
+        assert_eq!(id.user.as_deref(), Some("bob"));
+        // A right password does not rescue a wrong nkey, as in nats-server.
+        let unknown = nkeys::KeyPair::new_user().public_key();
+        let with_bad_nkey = Credentials {
+            nkey: Some(NkeyProof {
+                public_key: &unknown,
+                signature: "x",
+                nonce: "n",
+            }),
+            ..password
+        };
+        assert!(auth.authenticate(with_bad_nkey).is_none());
+        // Without nkey users, an nkey in CONNECT is ignored like any unknown field.
+        let plain = Authenticator::from_config(&AuthConfig::default());
+        assert!(!plain.nonce_required());
+        assert!(plain.authenticate(with_bad_nkey).is_some());
+    }
+
+    #[test]
+    fn nkey_users_fall_back_to_default_permissions() {
+        let kp = nkeys::KeyPair::new_user();
+        let public_key = kp.public_key();
+        let auth = Authenticator::from_config(&AuthConfig {
+            nkeys: vec![config::NkeyUserConfig {
+                nkey: public_key.clone(),
+                permissions: None,
+                admin: false,
+            }],
+            default_permissions: Some(config::Permissions {
+                subscribe: rule(&["s.>"], &[]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let nonce = new_nonce();
+        let sig = RAW_URL.encode(kp.sign(nonce.as_bytes()).expect("signs"));
+        let id = auth.authenticate(with_nkey(NkeyProof {
+            public_key: &public_key,
+            signature: &sig,
+            nonce: &nonce,
+        }));
+        let id = id.expect("signed");
+        assert!(!id.admin);
+        let perms = id.permissions.expect("the defaults");
+        assert!(perms.subscribe.allows_pattern(b"s.x") && !perms.subscribe.allows_pattern(b"t"));
     }
 }

@@ -467,6 +467,7 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
         file.auth.users = vec![UserFile {
             user: Some(user),
             password: Some(password),
+            nkey: None,
             permissions: None,
             // The one user of the command line is the operator.
             admin: Some(true),
@@ -714,6 +715,7 @@ mod tests {
                         ),
                     },
                 ],
+                nkeys: vec![],
                 default_permissions: perms(rule(&["x"], &[]), rule(&[], &[]), responses(5, SECS(120))),
             },
             logging: LoggingConfig {

@@ -29,6 +29,8 @@ pub async fn run(
             shared,
             client.id,
             client.addr,
+            // nats-server's lame duck INFO carries no nonce: CONNECT is long past.
+            None,
             true,
             client.websocket,
         ));

@@ -72,11 +72,7 @@ async fn user_and_password_from_flags() {
     );
     let (mut raw, _) = Raw::connect(&server.addr).await;
     raw.send(b"CONNECT {\"verbose\":false}\r\n").await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Authorization Violation'")
-    );
-    assert!(raw.closed().await);
+    raw.expect_fatal("Authorization Violation").await;
 }
 
 #[tokio::test]
@@ -93,11 +89,7 @@ async fn ops_before_connect_are_an_authorization_violation() {
     let server = Server::start(&["--auth", "t"]);
     let (mut raw, _) = Raw::connect(&server.addr).await;
     raw.send(b"PUB foo 0\r\n\r\n").await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Authorization Violation'")
-    );
-    assert!(raw.closed().await);
+    raw.expect_fatal("Authorization Violation").await;
 }
 
 #[tokio::test]
@@ -107,11 +99,7 @@ async fn authentication_timeout() {
         &[],
     );
     let (mut raw, _) = Raw::connect(&server.addr).await;
-    assert_eq!(
-        raw.line().await.as_deref(),
-        Some("-ERR 'Authentication Timeout'")
-    );
-    assert!(raw.closed().await);
+    raw.expect_fatal("Authentication Timeout").await;
 }
 
 fn error_collector() -> (async_nats::ConnectOptions, Arc<Mutex<Vec<String>>>) {

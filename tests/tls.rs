@@ -132,12 +132,7 @@ subscribe = ["orders.>", "_INBOX.>", "_sluice_test.>"]
         .await
         .expect("alice's certificate maps to a user");
     round_trip(&nc, "orders.new").await;
-    let connz: serde_json::Value = reqwest::get(format!("{}/connz?auth=1", server.monitor_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let connz = server.monitor_json("/connz?auth=1").await;
     assert_eq!(
         connz["connections"][0]["authorized_user"], "CN=alice,O=Acme",
         "{connz}"

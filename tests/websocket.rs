@@ -70,12 +70,7 @@ async fn async_nats_over_websocket_talks_to_tcp_clients() {
     let err = browserish.request("nobody", "x".into()).await.unwrap_err();
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
 
-    let connz: serde_json::Value = reqwest::get(format!("{}/connz", server.monitor_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let connz = server.monitor_json("/connz").await;
     let types: Vec<_> = connz["connections"]
         .as_array()
         .unwrap()

@@ -7,17 +7,21 @@
 //! an operator fixes a broken file in one go. Defaults and limits follow nats-server
 //! (`const.go`, `opts.go`): port 4222, 1 MiB payloads, 64 MiB pending, 2-minute pings.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+mod auth;
 mod plugins;
 mod tls;
 mod upstream;
 mod websocket;
+pub(crate) use auth::UserFile;
+pub use auth::{
+    AuthConfig, NkeyUserConfig, Permissions, ResponsePermission, SubjectRule, UserConfig,
+};
 pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
 pub use tls::TlsConfig;
 pub use upstream::{UpstreamConfig, UpstreamTls};
@@ -143,85 +147,6 @@ pub struct JetStreamConfig {
     pub sync_interval: Option<Duration>,
 }
 
-/// Client authentication: a single shared token, or a list of users (never both).
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct AuthConfig {
-    /// Token every client must present in CONNECT `auth_token`.
-    pub token: Option<String>,
-    /// Users with their passwords and optional permissions.
-    pub users: Vec<UserConfig>,
-    /// Permissions for users that have none of their own.
-    pub default_permissions: Option<Permissions>,
-}
-
-impl fmt::Debug for AuthConfig {
-    // Keeps the token out of logs that print the config.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("users", &self.users)
-            .field("default_permissions", &self.default_permissions)
-            .finish()
-    }
-}
-
-/// One user allowed to connect.
-#[derive(Clone, PartialEq, Eq)]
-pub struct UserConfig {
-    /// Name sent in CONNECT `user`.
-    pub user: String,
-    /// Plain text, or a bcrypt hash when it starts with `$2a$`, `$2b$` or `$2y$`.
-    pub password: String,
-    /// This user's permissions; `None` falls back to `default_permissions`.
-    pub permissions: Option<Permissions>,
-    /// May manage plugins (`/v1/plugins`, `sluice plugin ...`).
-    pub admin: bool,
-}
-
-impl fmt::Debug for UserConfig {
-    // Keeps passwords out of logs that print the config.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserConfig")
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("permissions", &self.permissions)
-            .field("admin", &self.admin)
-            .finish()
-    }
-}
-
-/// What a user may publish and subscribe to, as in nats-server's `permissions` block.
-///
-/// As in nats-server, when `allow_responses` is set and `publish.allow` is empty the server
-/// should allow publishing only to reply subjects, not everything.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Permissions {
-    /// Subjects the user may publish to.
-    pub publish: SubjectRule,
-    /// Subjects the user may subscribe to.
-    pub subscribe: SubjectRule,
-    /// Lets the user publish to reply subjects of requests it received.
-    pub allow_responses: Option<ResponsePermission>,
-}
-
-/// An allow list and a deny list of subjects (wildcards allowed); deny wins over allow.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SubjectRule {
-    /// Subjects allowed; empty means everything is allowed (nats-server semantics).
-    pub allow: Vec<String>,
-    /// Subjects denied even when allowed.
-    pub deny: Vec<String>,
-}
-
-/// How many replies a responder may send to one request, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResponsePermission {
-    /// Replies allowed per request; 0 means unlimited.
-    pub max: usize,
-    /// How long after the request replies are allowed; zero means no time limit.
-    pub expires: Duration,
-}
-
 /// Log verbosity and files written at start-up.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoggingConfig {
@@ -321,7 +246,7 @@ pub(crate) struct FileConfig {
     pub(crate) upstream: upstream::UpstreamFile,
     pub(crate) api: ApiFile,
     pub(crate) jetstream: JetStreamFile,
-    pub(crate) auth: AuthFile,
+    pub(crate) auth: auth::AuthFile,
     pub(crate) logging: LoggingFile,
 }
 
@@ -370,33 +295,6 @@ pub(crate) struct JetStreamFile {
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct AuthFile {
-    pub(crate) token: Option<String>,
-    pub(crate) users: Vec<UserFile>,
-    default_permissions: Option<PermissionsFile>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct UserFile {
-    pub(crate) user: Option<String>,
-    pub(crate) password: Option<String>,
-    pub(crate) permissions: Option<PermissionsFile>,
-    pub(crate) admin: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct PermissionsFile {
-    #[serde(alias = "pub")]
-    publish: RuleFile,
-    #[serde(alias = "sub")]
-    subscribe: RuleFile,
-    allow_responses: Option<ResponsesFile>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
 pub(crate) struct LoggingFile {
     pub(crate) debug: Option<bool>,
     pub(crate) trace: Option<bool>,
@@ -425,49 +323,6 @@ pub(crate) enum SizeFile {
 pub(crate) enum DurationFile {
     Secs(u64),
     Text(String),
-}
-
-/// A subject rule: a table `{ allow, deny }`, a plain list (the allow list) or one subject.
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "expected a subject, a list of subjects, or a table of `allow`, `deny`"
-)]
-enum RuleFile {
-    One(String),
-    List(Vec<String>),
-    Table(RuleTable),
-}
-
-impl Default for RuleFile {
-    fn default() -> Self {
-        RuleFile::List(Vec::new())
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct RuleTable {
-    allow: Vec<String>,
-    deny: Vec<String>,
-}
-
-/// `allow_responses`: `true`/`false`, or a table `{ max, expires }`.
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "expected true, false, or a table of `max`, `expires`"
-)]
-enum ResponsesFile {
-    Flag(bool),
-    Table(ResponsesTable),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResponsesTable {
-    max: Option<u64>,
-    expires: Option<DurationFile>,
 }
 
 /// Parses a byte size with nats-server's units: K/M/G/T are powers of 1000, KB/KiB/Ki (and
@@ -599,7 +454,7 @@ impl FileConfig {
             );
         }
         let certificate_users = nats.tls.as_ref().is_some_and(|t| t.verify_and_map);
-        let auth = build_auth(&mut p, self.auth, certificate_users);
+        let auth = auth::build(&mut p, self.auth, certificate_users);
         let log = self.logging;
         let logging = LoggingConfig {
             debug: log.debug.unwrap_or(false),
@@ -779,130 +634,6 @@ fn build_api(p: &mut Problems, f: ApiFile, nats_host: &str) -> Option<ApiConfig>
         port,
         tls: tls::build(p, "api.tls", f.tls),
     })
-}
-
-/// `certificate_users`: TLS maps client certificates to users, so passwords are optional.
-fn build_auth(p: &mut Problems, f: AuthFile, certificate_users: bool) -> AuthConfig {
-    let mut seen = HashSet::new();
-    let mut users = Vec::with_capacity(f.users.len());
-    for (i, u) in f.users.into_iter().enumerate() {
-        let key = format!("auth.users[{i}]");
-        let user_key = format!("{key}.user");
-        let user = p.required(&user_key, u.user);
-        if user.contains(char::is_whitespace) {
-            p.add(&user_key, "must not contain whitespace");
-        } else if !user.is_empty() && !seen.insert(user.clone()) {
-            p.add(&user_key, format!("duplicate user \"{user}\""));
-        }
-        let password_key = format!("{key}.password");
-        // With certificates mapped to users (verify_and_map) the certificate is the
-        // credential; a password is then optional.
-        let password = match (u.password, certificate_users) {
-            (None, true) => String::new(),
-            (pw, _) => p.required(&password_key, pw),
-        };
-        check_password(p, &password_key, &password);
-        let permissions =
-            (u.permissions).map(|f| build_permissions(p, &format!("{key}.permissions"), f));
-        users.push(UserConfig {
-            user,
-            password,
-            permissions,
-            admin: u.admin.unwrap_or(false),
-        });
-    }
-    if f.token.as_deref() == Some("") {
-        p.add("auth.token", "must not be empty");
-    }
-    if f.token.is_some() && !users.is_empty() {
-        p.add("auth", "set either token or users, not both");
-    }
-    AuthConfig {
-        token: f.token,
-        users,
-        default_permissions: f
-            .default_permissions
-            .map(|f| build_permissions(p, "auth.default_permissions", f)),
-    }
-}
-
-fn check_password(p: &mut Problems, key: &str, password: &str) {
-    if ["$2a$", "$2b$", "$2y$"]
-        .iter()
-        .any(|pre| password.starts_with(pre))
-        && !is_bcrypt_hash(password)
-    {
-        // Never echo the password itself.
-        p.add(
-            key,
-            "malformed bcrypt hash (want $2b$<cost>$ and 53 characters)",
-        );
-    }
-}
-
-fn is_bcrypt_hash(s: &str) -> bool {
-    let b = s.as_bytes();
-    let cost = s.get(4..6).and_then(|c| c.parse::<u32>().ok());
-    b.len() == 60
-        && b[6] == b'$'
-        && cost.is_some_and(|c| (4..=31).contains(&c))
-        && b[7..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"./".contains(c))
-}
-
-fn build_permissions(p: &mut Problems, key: &str, f: PermissionsFile) -> Permissions {
-    let responses = format!("{key}.allow_responses");
-    Permissions {
-        publish: build_rule(p, &format!("{key}.publish"), f.publish),
-        subscribe: build_rule(p, &format!("{key}.subscribe"), f.subscribe),
-        allow_responses: match f.allow_responses {
-            None | Some(ResponsesFile::Flag(false)) => None,
-            Some(ResponsesFile::Flag(true)) => Some(ResponsePermission {
-                max: RESPONSE_MAX,
-                expires: RESPONSE_EXPIRES,
-            }),
-            Some(ResponsesFile::Table(t)) => Some(ResponsePermission {
-                max: t.max.map_or(RESPONSE_MAX, us),
-                expires: p.duration(&format!("{responses}.expires"), t.expires, RESPONSE_EXPIRES),
-            }),
-        },
-    }
-}
-
-fn build_rule(p: &mut Problems, key: &str, f: RuleFile) -> SubjectRule {
-    let (allow, deny) = match f {
-        RuleFile::One(s) => (vec![s], Vec::new()),
-        RuleFile::List(allow) => (allow, Vec::new()),
-        RuleFile::Table(t) => (t.allow, t.deny),
-    };
-    for (list, name) in [(&allow, "allow"), (&deny, "deny")] {
-        for (j, subject) in list.iter().enumerate() {
-            if !is_valid_subject(subject) {
-                p.add(
-                    &format!("{key}.{name}[{j}]"),
-                    format!("invalid subject \"{subject}\""),
-                );
-            }
-        }
-    }
-    SubjectRule { allow, deny }
-}
-
-/// A subject or pattern: non-empty tokens split on '.', no whitespace, `*` and `>` only as
-/// whole tokens, `>` only last.
-fn is_valid_subject(s: &str) -> bool {
-    let mut tokens = s.split('.').peekable();
-    while let Some(t) = tokens.next() {
-        let bad_wildcard = t.len() > 1 && t.contains(['*', '>']);
-        if t.is_empty() || t.contains(char::is_whitespace) || bad_wildcard {
-            return false;
-        }
-        if t == ">" && tokens.peek().is_some() {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Tests of the configuration file: parsing, defaults and validation.
 
+use super::auth::is_valid_subject;
 use super::*;
 
 fn ok(toml: &str) -> Config {
@@ -257,4 +258,52 @@ fn tls_is_configured_and_checked() {
     // Without certificate mapping a user still needs a password.
     let e = err("[[auth.users]]\nuser = \"bob\"");
     assert!(e.contains("password: required"), "{e}");
+}
+
+#[test]
+fn nkey_users_are_configured_and_checked() {
+    let key = nkeys::KeyPair::new_user();
+    let public = key.public_key();
+    let c = ok(&format!(
+        r#"
+        [[auth.users]]
+        nkey = "{public}"
+        admin = true
+        permissions = {{ publish = "nk.>" }}
+        [[auth.users]]
+        user = "bob"
+        password = "pw"
+        "#
+    ));
+    assert_eq!(c.auth.users.len(), 1, "the password user");
+    let nk = &c.auth.nkeys[0];
+    assert_eq!((nk.nkey.as_str(), nk.admin), (public.as_str(), true));
+    let perms = nk.permissions.as_ref().expect("its own permissions");
+    assert_eq!(perms.publish.allow, ["nk.>"]);
+
+    let entry = |body: &str| format!("[[auth.users]]\n{body}\n");
+    let nkey = |k: &str| entry(&format!("nkey = \"{k}\""));
+    let seed = key.seed().expect("a new key has a seed");
+    let account = nkeys::KeyPair::new_account().public_key();
+    let mut flipped = public.clone().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).expect("ascii");
+    #[rustfmt::skip]
+    let cases = [
+        (nkey("UABC"), "auth.users[0].nkey: not a valid user public nkey"),
+        (nkey(&flipped), "auth.users[0].nkey: not a valid user public nkey"),
+        (nkey(&account), "auth.users[0].nkey: not a user nkey"),
+        (nkey(&seed), "auth.users[0].nkey: is a seed (a private key)"),
+        (nkey(&public) + &nkey(&public), &format!("auth.users[1].nkey: duplicate nkey \"{public}\"")),
+        (entry(&format!("user = \"{public}\"\npassword = \"p\"")) + &nkey(&public), "auth.users[1].nkey: duplicate nkey"),
+        (entry(&format!("nkey = \"{public}\"\npassword = \"p\"")), "auth.users[0].password: not allowed with nkey"),
+        (entry(&format!("nkey = \"{public}\"\nuser = \"u\"")), "auth.users[0].user: not allowed with nkey"),
+        (format!("[auth]\ntoken = \"t\"\n{}", nkey(&public)), "auth: set either token or users, not both"),
+        (entry(&format!("nkey = \"{public}\"\npermissions = {{ publish = \"a..b\" }}")), "auth.users[0].permissions.publish.allow[0]: invalid subject"),
+    ];
+    for (toml, want) in cases {
+        let e = err(&toml);
+        assert!(e.contains(want), "{toml:?}\n  gave: {e}\n  want: {want}");
+        assert!(!e.contains(&seed), "a seed is never echoed: {e}");
+    }
 }

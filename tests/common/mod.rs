@@ -233,6 +233,14 @@ impl Raw {
         self.buf.drain(..n).collect()
     }
 
+    /// Asserts the next line is `-ERR '<text>'` and the server then closes the connection,
+    /// as it does after every fatal error (`Authorization Violation`, ...).
+    pub async fn expect_fatal(&mut self, text: &str) {
+        let want = format!("-ERR '{text}'");
+        assert_eq!(self.line().await.as_deref(), Some(want.as_str()));
+        assert!(self.closed().await, "closed after {want}");
+    }
+
     /// True once the server closed the connection (reads until EOF, 5 s at most).
     pub async fn closed(&mut self) -> bool {
         while self.line().await.is_some() {}
@@ -259,6 +267,13 @@ pub async fn sync(nc: &async_nats::Client) {
 }
 
 impl Server {
+    /// GETs `path` (such as `/connz?auth=1`) from the monitor (needs `-m -1`) as JSON.
+    pub async fn monitor_json(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}{path}", self.monitor_url());
+        let resp = reqwest::get(&url).await.expect("monitor answers");
+        resp.json().await.expect("monitor JSON")
+    }
+
     /// Waits until the server holds at least `n` subscriptions matching `subject`
     /// (needs `-m -1`); for clients whose permissions rule out [`sync`].
     pub async fn wait_for_subs(&self, subject: &str, n: u64) {

@@ -120,6 +120,8 @@ async fn identify_with(
                 pass: presented.pass.as_deref(),
                 token: presented.token.as_deref(),
                 certificate: None,
+                // No nonce over HTTP: nkey users cannot sign in here (see `auth`).
+                nkey: None,
             })
         }
     };

@@ -48,6 +48,10 @@ pub struct ConnectOptions {
     pub pass: Option<String>,
     /// Token.
     pub auth_token: Option<String>,
+    /// The user's public nkey.
+    pub nkey: Option<String>,
+    /// The nkey's signature of the INFO nonce, base64.
+    pub sig: Option<String>,
     /// The client requires TLS (not supported yet; recorded for monitoring).
     pub tls_required: bool,
 }
@@ -80,6 +84,8 @@ impl Default for ConnectOptions {
             user: None,
             pass: None,
             auth_token: None,
+            nkey: None,
+            sig: None,
             tls_required: false,
         }
     }
@@ -137,6 +143,8 @@ pub struct ClientState {
     pub addr: SocketAddr,
     /// Connected over WebSocket rather than plain TCP (monitoring shows `type: websocket`).
     pub websocket: bool,
+    /// The nonce its INFO carried, for an nkey user to sign; `None` without nkey users.
+    pub nonce: Option<String>,
     /// When it connected.
     pub started: SystemTime,
     /// Outbound queue shared with publishers.
@@ -180,11 +188,18 @@ struct ReplyGrant {
 
 impl ClientState {
     /// A new connection's state.
-    pub fn new(id: u64, addr: SocketAddr, max_pending: usize, websocket: bool) -> Self {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        max_pending: usize,
+        websocket: bool,
+        nonce: Option<String>,
+    ) -> Self {
         ClientState {
             id,
             addr,
             websocket,
+            nonce,
             started: SystemTime::now(),
             out: Mutex::new(Outbound::default()),
             wake: Notify::new(),

@@ -14,7 +14,7 @@ use tracing::{debug, trace};
 
 use super::client::{ClientState, CloseReason, ConnectOptions};
 use super::outbound::{WriteError, write_batch};
-use crate::auth::Credentials;
+use crate::auth::{Credentials, NkeyProof};
 use crate::core::message::Message;
 use crate::core::router::{Publisher, Subscription};
 use crate::core::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
@@ -289,8 +289,14 @@ impl Connection {
         if !self.connected {
             let identity = match self.authenticate(&opts).await {
                 Some(id) => id,
-                None => return self.auth_violation(),
+                None => {
+                    debug!(cid = self.client.id, user = %presented_as(&opts), "Authentication failed.");
+                    return self.auth_violation();
+                }
             };
+            if let Some(user) = &identity.user {
+                debug!(cid = self.client.id, %user, "Client authenticated.");
+            }
             self.client.set_identity(identity);
             self.connected = true;
         }
@@ -315,12 +321,20 @@ impl Connection {
             opts.auth_token.clone(),
         );
         let certificate = self.client.certificate_names.get().cloned();
+        let (nkey, sig) = (opts.nkey.clone(), opts.sig.clone());
+        let nonce = self.client.nonce.clone();
         let check = move || {
+            let nkey = nkey.as_deref().map(|public_key| NkeyProof {
+                public_key,
+                signature: sig.as_deref().unwrap_or(""),
+                nonce: nonce.as_deref().unwrap_or(""),
+            });
             shared.auth.authenticate(Credentials {
                 user: user.as_deref(),
                 pass: pass.as_deref(),
                 token: token.as_deref(),
                 certificate: certificate.as_deref(),
+                nkey,
             })
         };
         if self.shared.auth.is_expensive() {
@@ -555,6 +569,17 @@ impl Connection {
             Ordering::Relaxed,
         );
         self.shared.clients.remove(&self.client);
+    }
+}
+
+/// Who a refused CONNECT claimed to be, for the log, as nats-server names it: the nkey,
+/// else the user; a token is never shown.
+fn presented_as(opts: &ConnectOptions) -> String {
+    match (&opts.nkey, &opts.user, &opts.auth_token) {
+        (Some(nkey), _, _) => format!("nkey {nkey:?}"),
+        (None, Some(user), _) => format!("user {user:?}"),
+        (None, None, Some(_)) => "token [REDACTED]".to_string(),
+        (None, None, None) => "N/A".to_string(),
     }
 }
 

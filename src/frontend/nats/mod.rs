@@ -59,6 +59,9 @@ pub struct ServerInfo<'a> {
     /// The client must present a certificate.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
+    /// The challenge an nkey user signs in CONNECT `sig`; only when nkey users exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
 }
 
 /// Accepts connections until `shutdown` fires.
@@ -105,8 +108,16 @@ async fn handle_tls(
         return;
     };
     let id = shared.next_client_id();
+    let nonce = new_nonce(&shared);
     if stream
-        .write_all(&render_info(&shared, id, addr, false, false))
+        .write_all(&render_info(
+            &shared,
+            id,
+            addr,
+            nonce.as_deref(),
+            false,
+            false,
+        ))
         .await
         .is_err()
     {
@@ -136,7 +147,7 @@ async fn handle_tls(
             return;
         }
     };
-    let client = register_as(&shared, id, addr, false, false);
+    let client = register_as(&shared, id, addr, false, nonce, false);
     if map_certificate {
         let names = crate::frontend::tls::certificate_names(tls.get_ref().1);
         let _ = client.certificate_names.set(names);
@@ -164,15 +175,31 @@ pub async fn accept<R, W>(
 /// `max_connections` the connection is marked to close after the error is sent. Transports
 /// that need the state themselves (WebSocket) call this, then [`conn::run`].
 pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<ClientState> {
-    register_as(shared, shared.next_client_id(), addr, websocket, true)
+    let nonce = new_nonce(shared);
+    register_as(
+        shared,
+        shared.next_client_id(),
+        addr,
+        websocket,
+        nonce,
+        true,
+    )
 }
 
-/// [`register`] with a given id; `send_info` false when the INFO already went out (TLS).
+/// A nonce for a new connection's INFO when nkey users may sign one (nats-server sends none
+/// otherwise).
+fn new_nonce(shared: &Shared) -> Option<String> {
+    shared.auth.nonce_required().then(crate::auth::new_nonce)
+}
+
+/// [`register`] with a given id and nonce; `send_info` false when the INFO already went out
+/// (TLS).
 fn register_as(
     shared: &Arc<Shared>,
     id: u64,
     addr: SocketAddr,
     websocket: bool,
+    nonce: Option<String>,
     send_info: bool,
 ) -> Arc<ClientState> {
     shared
@@ -184,9 +211,11 @@ fn register_as(
         addr,
         shared.config.nats.max_pending,
         websocket,
+        nonce,
     ));
     if send_info {
-        client.send_proto(&render_info(shared, id, addr, false, websocket));
+        let info = render_info(shared, id, addr, client.nonce.as_deref(), false, websocket);
+        client.send_proto(&info);
     }
     let over_limit = !shared
         .clients
@@ -200,12 +229,14 @@ fn register_as(
     client
 }
 
-/// The INFO line for one client; `ldm` announces lame duck mode. WebSocket clients are
-/// never told to start TLS (the TLS settings are the client port's).
+/// The INFO line for one client; `nonce` only in the first one (nkey users sign it), `ldm`
+/// announces lame duck mode. WebSocket clients are never told to start TLS (the TLS
+/// settings are the client port's).
 pub fn render_info(
     shared: &Shared,
     client_id: u64,
     addr: SocketAddr,
+    nonce: Option<&str>,
     ldm: bool,
     websocket: bool,
 ) -> BytesMut {
@@ -229,6 +260,7 @@ pub fn render_info(
         ldm,
         tls_required: tls.is_some(),
         tls_verify: tls.is_some_and(|t| t.verify),
+        nonce,
     };
     let json = serde_json::to_vec(&info).unwrap_or_default();
     let mut b = BytesMut::with_capacity(json.len() + 8);

@@ -74,13 +74,15 @@ def _has_exited(pid: int) -> bool:
 @dataclass
 class User:
     """A user for the config-file based tests. `publish`/`subscribe` are
-    (allow, deny) pairs; None means no permissions block (full access)."""
+    (allow, deny) pairs; None means no permissions block (full access). With `nkey`
+    (a user public key, U...) the entry is an nkey user and `user`/`password` are unused."""
 
-    user: str
-    password: str
+    user: str = ""
+    password: str = ""
     publish: tuple[list[str], list[str]] | None = None
     subscribe: tuple[list[str], list[str]] | None = None
     allow_responses: bool = False
+    nkey: str | None = None
 
 
 def _toml_str(s: str) -> str:
@@ -96,7 +98,11 @@ def render_config(kind: str, users: list[User]) -> str:
     if kind == "sluice":
         out = []
         for u in users:
-            out += ["[[auth.users]]", f"user = {_toml_str(u.user)}", f"password = {_toml_str(u.password)}"]
+            out.append("[[auth.users]]")
+            if u.nkey:
+                out.append(f"nkey = {_toml_str(u.nkey)}")
+            else:
+                out += [f"user = {_toml_str(u.user)}", f"password = {_toml_str(u.password)}"]
             if u.publish or u.subscribe or u.allow_responses:
                 out.append("[auth.users.permissions]")
                 for name, perm in (("publish", u.publish), ("subscribe", u.subscribe)):
@@ -108,7 +114,10 @@ def render_config(kind: str, users: list[User]) -> str:
         return "\n".join(out)
     entries = []
     for u in users:
-        fields = [f"user: {_toml_str(u.user)}", f"password: {_toml_str(u.password)}"]
+        if u.nkey:
+            fields = [f"nkey: {_toml_str(u.nkey)}"]
+        else:
+            fields = [f"user: {_toml_str(u.user)}", f"password: {_toml_str(u.password)}"]
         perms = []
         for name, perm in (("publish", u.publish), ("subscribe", u.subscribe)):
             if perm is not None:
