@@ -43,6 +43,42 @@ pub struct Credentials<'a> {
     pub certificate: Option<&'a [String]>,
 }
 
+/// Credentials a connection presented, kept for its lifetime so a reload can check them
+/// against the new configuration (as nats-server keeps CONNECT's options).
+#[derive(Clone, Default)]
+pub struct SavedCredentials {
+    /// `user` in CONNECT.
+    pub user: Option<String>,
+    /// `pass` in CONNECT.
+    pub pass: Option<String>,
+    /// `auth_token` in CONNECT.
+    pub token: Option<String>,
+    /// The names a verified client certificate stands for (`verify_and_map`).
+    pub certificate: Option<Vec<String>>,
+}
+
+impl SavedCredentials {
+    /// Borrowed, as [`Authenticator::authenticate`] takes them.
+    pub fn as_credentials(&self) -> Credentials<'_> {
+        Credentials {
+            user: self.user.as_deref(),
+            pass: self.pass.as_deref(),
+            token: self.token.as_deref(),
+            certificate: self.certificate.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SavedCredentials {
+    // Keeps secrets out of debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedCredentials")
+            .field("user", &self.user)
+            .field("certificate", &self.certificate)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Checks credentials against the configured token or users.
 #[derive(Debug, Default)]
 pub struct Authenticator {
@@ -122,6 +158,45 @@ impl Authenticator {
         if !compare_password(&entry.password, creds.pass.unwrap_or("")) {
             return None;
         }
+        Some(Identity {
+            user: Some(name.to_string()),
+            permissions: entry.permissions.clone(),
+            admin: entry.admin,
+        })
+    }
+}
+
+impl Authenticator {
+    /// The identity that credentials `previous` accepted have under this (reloaded)
+    /// configuration, or `None` when they are no longer valid. A password or token that is
+    /// configured unchanged is not verified again: the connection proved it already, and
+    /// bcrypt for every open connection would stall a reload.
+    pub fn reauthenticate(
+        &self,
+        previous: &Authenticator,
+        creds: Credentials<'_>,
+    ) -> Option<Identity> {
+        let unchanged = match (&self.token, creds.user) {
+            (Some(token), _) => previous.token.as_ref() == Some(token),
+            (None, _) if self.users.is_empty() || creds.certificate.is_some() => false,
+            (None, Some(name)) => match (self.users.get(name), previous.users.get(name)) {
+                (Some(now), Some(before)) => now.password == before.password,
+                _ => false,
+            },
+            (None, None) => false,
+        };
+        if !unchanged {
+            return self.authenticate(creds);
+        }
+        // Same secret: build the identity without comparing it again.
+        if self.token.is_some() {
+            return Some(Identity {
+                admin: true,
+                ..Identity::default()
+            });
+        }
+        let name = creds.user?;
+        let entry = self.users.get(name)?;
         Some(Identity {
             user: Some(name.to_string()),
             permissions: entry.permissions.clone(),

@@ -89,10 +89,10 @@ async fn identify_with(
     headers: &HeaderMap,
     fallback: Option<Presented>,
 ) -> Result<Identity, ApiError> {
-    if !shared.auth.required() {
+    if !shared.auth().required() {
         return Ok(Identity::default());
     }
-    let challenge = if shared.config.auth.token.is_some() {
+    let challenge = if shared.config().auth.token.is_some() {
         BEARER_CHALLENGE
     } else {
         BASIC_CHALLENGE
@@ -115,7 +115,7 @@ async fn identify_with(
     let check = {
         let shared = shared.clone();
         move || {
-            shared.auth.authenticate(Credentials {
+            shared.auth().authenticate(Credentials {
                 user: presented.user.as_deref(),
                 pass: presented.pass.as_deref(),
                 token: presented.token.as_deref(),
@@ -124,7 +124,7 @@ async fn identify_with(
         }
     };
     // bcrypt takes milliseconds of CPU on purpose; keep it off the I/O threads.
-    let identity = if shared.auth.is_expensive() {
+    let identity = if shared.auth().is_expensive() {
         tokio::task::spawn_blocking(check).await.ok().flatten()
     } else {
         check()

@@ -123,7 +123,7 @@ pub async fn upgrade(
     params: Result<Query<WsParams>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if let Err(why) = check_origin(&shared.config.websocket, &headers) {
+    if let Err(why) = check_origin(&shared.config().websocket, &headers) {
         return Err(ApiError::new(ProblemKind::Forbidden, why));
     }
     let Query(params) = params?;
@@ -135,7 +135,7 @@ pub async fn upgrade(
     let identity = identify_upgrade(&shared, &headers, creds).await?;
     let ws = ws.map_err(|e| ApiError::new(ProblemKind::BadRequest, e.body_text()))?;
     // Room for a max_payload message as base64 plus its JSON envelope and headers.
-    let limit = shared.config.nats.max_payload * 2 + 64 * 1024;
+    let limit = shared.config().nats.max_payload * 2 + 64 * 1024;
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -374,7 +374,7 @@ fn build(
     let bad = |e: String| ApiError::new(ProblemKind::BadRequest, e);
     let headers = out.header_block().map_err(bad)?;
     let payload = out.payload_bytes().map_err(bad)?;
-    let max = shared.config.nats.max_payload;
+    let max = shared.config().nats.max_payload;
     if headers.as_ref().map_or(0, Bytes::len) + payload.len() > max {
         return Err(ApiError::new(
             ProblemKind::TooLarge,
@@ -412,7 +412,7 @@ async fn write_loop(
     sink: Arc<WsSink>,
     heard: Arc<AtomicBool>,
 ) {
-    let deadline = shared.config.nats.write_deadline;
+    let deadline = shared.config().nats.write_deadline;
     let shutdown = shared.shutdown_token().clone();
     let mut ticker = tokio::time::interval(PING_INTERVAL);
     ticker.tick().await;

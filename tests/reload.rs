@@ -1,0 +1,408 @@
+//! Live reload on SIGHUP, against the real binary: the config file is rewritten, the server
+//! is sent SIGHUP, and open connections must keep what they may still do and lose only what
+//! they may not (as nats-server does on reload).
+
+mod common;
+
+use std::time::Duration;
+
+use common::plugins::wasm;
+use common::{Raw, Server, sync};
+use futures::StreamExt;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Users alice (restricted by `alice`, a permissions table) and bob, plus `more`.
+fn users(alice: &str, more: &str) -> String {
+    format!(
+        "[[auth.users]]\nuser = \"alice\"\npassword = \"pa\"\npermissions = {alice}\n\
+         [[auth.users]]\nuser = \"bob\"\npassword = \"pb\"\n{more}"
+    )
+}
+
+fn rewrite(server: &Server, toml: &str) {
+    std::fs::write(server.config_path(), toml).expect("rewrite the config file");
+}
+
+/// Reloads and asserts it was applied; returns the log lines.
+fn reload_ok(server: &Server) -> Vec<String> {
+    let lines = server.reload();
+    let last = lines.last().cloned().unwrap_or_default();
+    assert!(last.contains("Reloaded server configuration"), "{lines:#?}");
+    lines
+}
+
+/// Reloads and asserts it was refused; returns the failure line.
+fn reload_refused(server: &Server) -> String {
+    let lines = server.reload();
+    let last = lines.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("Failed to reload server configuration"),
+        "{lines:#?}"
+    );
+    last
+}
+
+async fn login(server: &Server, user: &str, pass: &str) -> Raw {
+    let (mut raw, _) = Raw::connect(&server.addr).await;
+    let connect = format!(
+        "CONNECT {{\"user\":\"{user}\",\"pass\":\"{pass}\",\"verbose\":false,\"pedantic\":false}}\r\nPING\r\n"
+    );
+    raw.send(connect.as_bytes()).await;
+    raw
+}
+
+async fn expect(raw: &mut Raw, want: &str) {
+    assert_eq!(raw.line().await.as_deref(), Some(want));
+}
+
+/// The next permission error async-nats reported (other events skipped).
+async fn violation(events: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("a permission error")
+            .expect("events open");
+        if event.contains("Violation") {
+            return event;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_shrink_while_the_connection_stays_up() {
+    let wide = r#"{ publish = [">"], subscribe = ["a.>", "b.>", "_INBOX.>"] }"#;
+    let narrow = r#"{ publish = ["a.>", "_sluice_test.>"], subscribe = ["a.>", "_INBOX.>"] }"#;
+    let server = Server::with_config(&users(wide, ""), &[]);
+    let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+    let alice = async_nats::ConnectOptions::with_user_and_password("alice".into(), "pa".into())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event.to_string());
+            }
+        })
+        .connect(server.url())
+        .await
+        .expect("alice connects");
+    let bob = async_nats::ConnectOptions::with_user_and_password("bob".into(), "pb".into())
+        .connect(server.url())
+        .await
+        .expect("bob connects");
+    let mut kept = alice.subscribe("a.x").await.unwrap();
+    let mut lost = alice.subscribe("b.x").await.unwrap();
+    sync(&alice).await;
+    bob.publish("b.x", "before".into()).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), lost.next()).await;
+    assert_eq!(
+        m.unwrap().unwrap().payload,
+        "before",
+        "b.x is allowed at first"
+    );
+
+    rewrite(&server, &users(narrow, ""));
+    let lines = reload_ok(&server);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Reloaded: authorization users")),
+        "{lines:#?}"
+    );
+    let error = violation(&mut errors).await;
+    assert!(
+        error.contains(r#"Permissions Violation for Subscription to "b.x""#),
+        "alice was told: {error}"
+    );
+
+    bob.publish("b.x", "after".into()).await.unwrap();
+    bob.publish("a.x", "still".into()).await.unwrap();
+    sync(&bob).await;
+    let m = tokio::time::timeout(Duration::from_secs(5), kept.next()).await;
+    assert_eq!(m.unwrap().unwrap().payload, "still", "a.x keeps delivering");
+    assert!(
+        tokio::time::timeout(QUIET, lost.next()).await.is_err(),
+        "b.x delivers nothing any more"
+    );
+
+    alice.publish("b.y", "denied".into()).await.unwrap();
+    let error = violation(&mut errors).await;
+    assert!(
+        error.contains(r#"Permissions Violation for Publish to "b.y""#),
+        "alice was told: {error}"
+    );
+    sync(&alice).await;
+    assert_eq!(
+        alice.connection_state(),
+        async_nats::connection::State::Connected
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_and_changed_users_are_disconnected_and_new_ones_can_log_in() {
+    let wide = r#"{ subscribe = ["a.>", "b.>"] }"#;
+    let narrow = r#"{ subscribe = ["a.>"] }"#;
+    let dave = |pw: &str| format!("[[auth.users]]\nuser = \"dave\"\npassword = \"{pw}\"\n");
+    let server = Server::with_config(&users(wide, &dave("pd")), &[]);
+    let mut alice = login(&server, "alice", "pa").await;
+    expect(&mut alice, "PONG").await;
+    alice
+        .send(b"SUB a.x 6\r\nSUB b.x 7\r\nSUB b.* q 8\r\nPING\r\n")
+        .await;
+    expect(&mut alice, "PONG").await;
+    let mut bob = login(&server, "bob", "pb").await;
+    expect(&mut bob, "PONG").await;
+    let mut dave_conn = login(&server, "dave", "pd").await;
+    expect(&mut dave_conn, "PONG").await;
+    let mut carol = login(&server, "carol", "pc").await;
+    expect(&mut carol, "-ERR 'Authorization Violation'").await;
+
+    // bob leaves the file, dave's password changes, carol arrives, alice shrinks.
+    let carol_user = "[[auth.users]]\nuser = \"carol\"\npassword = \"pc\"\n";
+    let file = format!(
+        "[[auth.users]]\nuser = \"alice\"\npassword = \"pa\"\npermissions = {narrow}\n{}{carol_user}",
+        dave("pd2")
+    );
+    rewrite(&server, &file);
+    reload_ok(&server);
+
+    let mut removed = vec![
+        alice.line().await.unwrap_or_default(),
+        alice.line().await.unwrap_or_default(),
+    ];
+    removed.sort();
+    assert_eq!(
+        removed,
+        [
+            r#"-ERR 'Permissions Violation for Subscription to "b.*" using queue "q" (sid "8")'"#,
+            r#"-ERR 'Permissions Violation for Subscription to "b.x" (sid "7")'"#,
+        ]
+    );
+    alice.send(b"PUB a.x 2\r\nhi\r\nPING\r\n").await;
+    expect(&mut alice, "MSG a.x 6 2").await;
+    expect(&mut alice, "hi").await;
+    expect(&mut alice, "PONG").await;
+
+    expect(&mut bob, "-ERR 'Authorization Violation'").await;
+    assert!(bob.closed().await, "bob is gone from the file");
+    expect(&mut dave_conn, "-ERR 'Authorization Violation'").await;
+    assert!(dave_conn.closed().await, "dave's password changed");
+
+    let mut carol = login(&server, "carol", "pc").await;
+    expect(&mut carol, "PONG").await;
+    let mut bob = login(&server, "bob", "pb").await;
+    expect(&mut bob, "-ERR 'Authorization Violation'").await;
+    let mut dave_conn = login(&server, "dave", "pd2").await;
+    expect(&mut dave_conn, "PONG").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_file_changes_nothing() {
+    let start = "[monitor]\nport = -1\n[nats]\nmax_payload = 1024\n";
+    let server = Server::with_config(&format!("{start}{}", users("{}", "")), &[]);
+    let mut alice = login(&server, "alice", "pa").await;
+    expect(&mut alice, "PONG").await;
+
+    rewrite(&server, "[nats]\nmax_payload = \"lots\"\n");
+    let failed = reload_refused(&server);
+    assert!(failed.contains("nats.max_payload"), "{failed}");
+    rewrite(&server, "[nats\nmax_payload = 2048\n");
+    let failed = reload_refused(&server);
+    assert!(failed.contains("line 1"), "{failed}");
+
+    alice.send(b"PING\r\n").await;
+    expect(&mut alice, "PONG").await;
+    let (_, info) = Raw::connect(&server.addr).await;
+    assert!(info.contains("\"max_payload\":1024"), "{info}");
+    let mut bob = login(&server, "bob", "pb").await;
+    expect(&mut bob, "PONG").await;
+
+    // And a good file afterwards still applies.
+    rewrite(
+        &server,
+        &format!("{start}{}", users("{}", "")).replace("1024", "4096"),
+    );
+    reload_ok(&server);
+    let (_, info) = Raw::connect(&server.addr).await;
+    assert!(info.contains("\"max_payload\":4096"), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_a_listener_refuses_the_whole_reload() {
+    let start = "server_name = \"one\"\n[monitor]\nport = -1\n[nats]\nmax_payload = 1024\n";
+    let server = Server::with_config(start, &[]);
+    let changed = "server_name = \"two\"\n[monitor]\nport = 65000\n[nats]\nmax_payload = 2048\n";
+    rewrite(&server, changed);
+    let failed = reload_refused(&server);
+    assert!(
+        failed.contains("config reload not supported for")
+            && failed.contains(r#"server_name: old="one", new="two""#)
+            && failed.contains("monitor"),
+        "{failed}"
+    );
+    let varz = varz(&server).await;
+    assert_eq!(varz["max_payload"], 1024, "nothing of the file applied");
+    assert_eq!(varz["server_name"], "one");
+}
+
+async fn varz(server: &Server) -> serde_json::Value {
+    reqwest::get(format!("{}/varz", server.monitor_url()))
+        .await
+        .expect("GET /varz")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_apply_to_new_and_open_connections() {
+    let file = |payload: u32, conns: u32| {
+        format!(
+            "[monitor]\nport = -1\n[nats]\nmax_payload = {payload}\nmax_connections = {conns}\n"
+        )
+    };
+    let server = Server::with_config(&file(1024, 100), &[]);
+    let before = varz(&server).await;
+    assert_eq!(before["max_payload"], 1024);
+    let (mut old, info) = Raw::connect(&server.addr).await;
+    assert!(info.contains("\"max_payload\":1024"), "{info}");
+    old.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    expect(&mut old, "PONG").await;
+
+    rewrite(&server, &file(2048, 100));
+    let lines = reload_ok(&server);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Reloaded: nats.max_payload = 2048")),
+        "{lines:#?}"
+    );
+    let after = varz(&server).await;
+    assert_eq!(after["max_payload"], 2048);
+    let (t0, t1) = (
+        before["config_load_time"].as_str(),
+        after["config_load_time"].as_str(),
+    );
+    assert!(
+        t0.is_some() && t1 > t0,
+        "config_load_time moves: {t0:?} -> {t1:?}"
+    );
+    let (_, info) = Raw::connect(&server.addr).await;
+    assert!(info.contains("\"max_payload\":2048"), "{info}");
+    let big = vec![b'x'; 1500];
+    old.send(format!("PUB big {}\r\n", big.len()).as_bytes())
+        .await;
+    old.send(&big).await;
+    old.send(b"\r\nPING\r\n").await;
+    expect(&mut old, "PONG").await;
+
+    // Lower: the open connection is held to it too.
+    rewrite(&server, &file(512, 100));
+    reload_ok(&server);
+    old.send(b"PUB big 1000\r\n").await;
+    expect(&mut old, "-ERR 'Maximum Payload Violation'").await;
+    assert!(old.closed().await);
+
+    // Fewer connections allowed than are open: the newest go.
+    let (mut first, _) = Raw::connect(&server.addr).await;
+    first.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    expect(&mut first, "PONG").await;
+    let (mut second, _) = Raw::connect(&server.addr).await;
+    second
+        .send(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .await;
+    expect(&mut second, "PONG").await;
+    rewrite(&server, &file(512, 1));
+    reload_ok(&server);
+    expect(&mut second, "-ERR 'maximum connections exceeded'").await;
+    assert!(second.closed().await);
+    first.send(b"PING\r\n").await;
+    expect(&mut first, "PONG").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preloaded_plugin_bindings_follow_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("enrich.wasm");
+    std::fs::write(&file, wasm("enrich")).unwrap();
+    let config = |preload: &str| {
+        format!(
+            "[plugins]\ndir = \"{}\"\n{preload}",
+            dir.path().join("plugins").display()
+        )
+    };
+    let enrich = |subject: &str, env: &str| {
+        format!(
+            "[[plugins.preload]]\nname = \"enrich\"\nfile = \"{}\"\nsubjects = [\"{subject}\"]\nconfig = {{ headers = \"X-Env:{env}\" }}\n",
+            file.display()
+        )
+    };
+    let server = Server::with_config(&config(&enrich("e.>", "test")), &[]);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let mut sub = nc.subscribe("*.1").await.unwrap();
+    sync(&nc).await;
+    let env_of = |m: async_nats::Message| {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get("X-Env"))
+            .map(|v| v.to_string())
+    };
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("a message")
+            .expect("open")
+    };
+    nc.publish("e.1", r#"{"a":1}"#.into()).await.unwrap();
+    assert_eq!(env_of(next().await).as_deref(), Some("test"));
+
+    rewrite(&server, &config(&enrich("f.>", "prod")));
+    let lines = reload_ok(&server);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Reloaded: plugins.preload")),
+        "{lines:#?}"
+    );
+    nc.publish("e.1", r#"{"a":1}"#.into()).await.unwrap();
+    assert_eq!(env_of(next().await), None, "e.> is no longer bound");
+    nc.publish("f.1", r#"{"a":1}"#.into()).await.unwrap();
+    assert_eq!(env_of(next().await).as_deref(), Some("prod"));
+
+    rewrite(&server, &config(""));
+    reload_ok(&server);
+    nc.publish("f.1", r#"{"a":1}"#.into()).await.unwrap();
+    assert_eq!(env_of(next().await), None, "the plugin is gone");
+    let list = common::plugins::get(&server, "/v1/plugins").await;
+    assert_eq!(list["plugins"].as_array().map(Vec::len), Some(0), "{list}");
+
+    // A preload that cannot start refuses the reload; the running chain stays.
+    rewrite(&server, &config(&enrich("g.>", r"bad\nvalue")));
+    let failed = reload_refused(&server);
+    assert!(failed.contains("plugins.preload enrich"), "{failed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_level_changes_and_signal_reload_sends_sighup() {
+    let server = Server::with_config("[logging]\ndebug = false\n", &[]);
+    let (mut quiet, _) = Raw::connect(&server.addr).await;
+    quiet.send(b"PING\r\n").await;
+    expect(&mut quiet, "PONG").await;
+    rewrite(&server, "[logging]\ndebug = true\n");
+    // `sluice --signal reload=<pid>`, as `nats-server --signal reload=<pid>`.
+    let status = std::process::Command::new(common::binary())
+        .args(["--signal", &format!("reload={}", server.pid())])
+        .status()
+        .expect("run sluice --signal");
+    assert!(status.success());
+    let lines = server.wait_log(|l| l.contains("Reloaded server configuration"));
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("Client connection created")),
+        "no debug lines before the reload: {lines:#?}"
+    );
+    let (mut loud, _) = Raw::connect(&server.addr).await;
+    loud.send(b"PING\r\n").await;
+    expect(&mut loud, "PONG").await;
+    server.wait_log(|l| l.contains("Client connection created"));
+}
