@@ -406,3 +406,151 @@ async fn the_log_level_changes_and_signal_reload_sends_sighup() {
     expect(&mut loud, "PONG").await;
     server.wait_log(|l| l.contains("Client connection created"));
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame of a JSON WebSocket (pings skipped).
+async fn ws_next(ws: &mut Ws) -> tokio_tungstenite::tungstenite::Message {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .expect("no socket error");
+        if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+            return frame;
+        }
+    }
+}
+
+async fn ws_json(ws: &mut Ws) -> serde_json::Value {
+    let frame = ws_next(ws).await;
+    serde_json::from_str(frame.to_text().expect("a text frame")).expect("JSON")
+}
+
+async fn ws_call(ws: &mut Ws, frame: serde_json::Value) -> serde_json::Value {
+    use futures::SinkExt;
+    ws.send(frame.to_string().into()).await.unwrap();
+    ws_json(ws).await
+}
+
+/// Reads a Server-Sent Events body until its `error` event; returns that event's data.
+async fn sse_error(resp: reqwest::Response) -> serde_json::Value {
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    loop {
+        if let Some(at) = text.find("event: error\ndata: ") {
+            let rest = &text[at + "event: error\ndata: ".len()..];
+            if let Some(end) = rest.find('\n') {
+                return serde_json::from_str(&rest[..end]).expect("a problem document");
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream goes on until its error event")
+            .expect("no body error");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sessions_are_rechecked_like_connections() {
+    let wide = r#"{ subscribe = ["a.>", "b.>"] }"#;
+    let narrow = r#"{ subscribe = ["a.>"] }"#;
+    let server = Server::with_config(&users(wide, ""), &[]);
+    let api = server.api.clone().expect("API");
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{api}/v1/ws?user=alice&pass=pa"))
+            .await
+            .expect("upgrade");
+    let a = ws_call(
+        &mut ws,
+        serde_json::json!({"op": "subscribe", "subject": "a.x"}),
+    )
+    .await;
+    let b = ws_call(
+        &mut ws,
+        serde_json::json!({"op": "subscribe", "subject": "b.x"}),
+    )
+    .await;
+    assert_eq!(
+        (a["op"].as_str(), b["op"].as_str()),
+        (Some("subscribed"), Some("subscribed"))
+    );
+    let http = reqwest::Client::new();
+    let sse = |subject: &str, user: &str, pass: &str| {
+        http.get(format!("http://{api}/v1/subscribe/{subject}"))
+            .basic_auth(user, Some(pass))
+            .send()
+    };
+    let (lost, kept, bob) = (
+        sse("b.y", "alice", "pa"),
+        sse("a.y", "alice", "pa"),
+        sse("a.z", "bob", "pb"),
+    );
+    let (lost, kept, bob) = (lost.await.unwrap(), kept.await.unwrap(), bob.await.unwrap());
+
+    rewrite(&server, &users(narrow, ""));
+    reload_ok(&server);
+    let error = ws_json(&mut ws).await;
+    assert_eq!(error["op"], "error", "{error}");
+    assert_eq!(error["code"], 403);
+    let want = format!(
+        "Permissions Violation for Subscription to \"b.x\" (sid {:?})",
+        b["sid"].as_str().unwrap()
+    );
+    assert_eq!(error["error"], want.as_str());
+    let gone = ws_json(&mut ws).await;
+    assert_eq!(
+        (gone["op"].as_str(), &gone["sid"]),
+        (Some("unsubscribed"), &b["sid"])
+    );
+    let nc = async_nats::ConnectOptions::with_user_and_password("bob".into(), "pb".into())
+        .connect(server.url())
+        .await
+        .unwrap();
+    nc.publish("b.x", "no".into()).await.unwrap();
+    nc.publish("a.x", "yes".into()).await.unwrap();
+    sync(&nc).await;
+    let m = ws_json(&mut ws).await;
+    assert_eq!(
+        (m["op"].as_str(), &m["sid"]),
+        (Some("message"), &a["sid"]),
+        "{m}"
+    );
+    assert_eq!(m["message"]["payload"], "yes");
+    let problem = sse_error(lost).await;
+    assert_eq!(problem["status"], 403, "{problem}");
+
+    // alice leaves the file: her socket and stream close; bob's stream lives on.
+    rewrite(
+        &server,
+        "[[auth.users]]\nuser = \"bob\"\npassword = \"pb\"\n",
+    );
+    reload_ok(&server);
+    match ws_next(&mut ws).await {
+        tokio_tungstenite::tungstenite::Message::Close(Some(close)) => {
+            assert_eq!(u16::from(close.code), 1008);
+            assert_eq!(close.reason.as_str(), "Authorization Violation");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let problem = sse_error(kept).await;
+    assert_eq!(problem["status"], 401, "{problem}");
+    nc.publish("a.z", "still".into()).await.unwrap();
+    let mut body = bob.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("still") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("bob's stream delivers")
+            .expect("open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!text.contains("event: error"), "{text}");
+}
