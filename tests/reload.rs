@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::plugins::wasm;
+use common::ws::{Ws, next_frame};
 use common::{Raw, Server, sync};
 use futures::StreamExt;
 
@@ -407,26 +408,8 @@ async fn the_log_level_changes_and_signal_reload_sends_sighup() {
     server.wait_log(|l| l.contains("Client connection created"));
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next frame of a JSON WebSocket (pings skipped).
-async fn ws_next(ws: &mut Ws) -> tokio_tungstenite::tungstenite::Message {
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("socket open")
-            .expect("no socket error");
-        if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {
-            return frame;
-        }
-    }
-}
-
 async fn ws_json(ws: &mut Ws) -> serde_json::Value {
-    let frame = ws_next(ws).await;
+    let frame = next_frame(ws).await;
     serde_json::from_str(frame.to_text().expect("a text frame")).expect("JSON")
 }
 
@@ -532,7 +515,7 @@ async fn http_sessions_are_rechecked_like_connections() {
         "[[auth.users]]\nuser = \"bob\"\npassword = \"pb\"\n",
     );
     reload_ok(&server);
-    match ws_next(&mut ws).await {
+    match next_frame(&mut ws).await {
         tokio_tungstenite::tungstenite::Message::Close(Some(close)) => {
             assert_eq!(u16::from(close.code), 1008);
             assert_eq!(close.reason.as_str(), "Authorization Violation");

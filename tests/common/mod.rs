@@ -317,3 +317,4 @@ pub mod cluster;
 pub mod js;
 pub mod plugins;
 pub mod tls;
+pub mod ws;
