@@ -537,3 +537,48 @@ async fn http_sessions_are_rechecked_like_connections() {
     }
     assert!(!text.contains("event: error"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_certificates_apply_to_new_connections() {
+    use common::tls::Pki;
+    let (old_ca, new_ca) = (Pki::new("old CA"), Pki::new("new CA"));
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        dir.path().join("server.pem"),
+        dir.path().join("server-key.pem"),
+    );
+    let install = |pki: &Pki| {
+        let (c, k) = pki.server();
+        std::fs::copy(c, &cert).unwrap();
+        std::fs::copy(k, &key).unwrap();
+    };
+    install(&old_ca);
+    let toml = format!(
+        "[nats.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::with_config(&toml, &[]);
+    let trusting = |pki: &Pki| {
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(pki.ca())
+            .max_reconnects(0)
+            .connection_timeout(Duration::from_secs(5))
+            .connect(server.url())
+    };
+    let before = trusting(&old_ca)
+        .await
+        .expect("the old certificate is served");
+    assert!(trusting(&new_ca).await.is_err(), "not the new one yet");
+
+    install(&new_ca);
+    // Same file names, new contents: the files are read again on every reload.
+    reload_ok(&server);
+    let after = trusting(&new_ca)
+        .await
+        .expect("the new certificate is served");
+    sync(&after).await;
+    sync(&before).await;
+    assert!(trusting(&old_ca).await.is_err(), "the old one is gone");
+}
