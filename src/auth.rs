@@ -95,6 +95,62 @@ pub fn new_nonce() -> String {
     RAW_URL.encode(raw)
 }
 
+/// Credentials a connection presented, kept for its lifetime so a reload can check them
+/// against the new configuration (as nats-server keeps CONNECT's options).
+#[derive(Clone, Default)]
+pub struct SavedCredentials {
+    /// `user` in CONNECT.
+    pub user: Option<String>,
+    /// `pass` in CONNECT.
+    pub pass: Option<String>,
+    /// `auth_token` in CONNECT.
+    pub token: Option<String>,
+    /// The names a verified client certificate stands for (`verify_and_map`).
+    pub certificate: Option<Vec<String>>,
+    /// `nkey` and `sig` in CONNECT with the nonce they signed: a reload verifies the
+    /// signature again against the new set of nkey users.
+    pub nkey: Option<SavedNkey>,
+}
+
+/// An [`NkeyProof`] kept for a connection's lifetime.
+#[derive(Clone, Debug, Default)]
+pub struct SavedNkey {
+    /// The user's public key (`U...`).
+    pub public_key: String,
+    /// Its signature of the nonce.
+    pub signature: String,
+    /// The nonce this connection was sent.
+    pub nonce: String,
+}
+
+impl SavedCredentials {
+    /// Borrowed, as [`Authenticator::authenticate`] takes them.
+    pub fn as_credentials(&self) -> Credentials<'_> {
+        Credentials {
+            user: self.user.as_deref(),
+            pass: self.pass.as_deref(),
+            token: self.token.as_deref(),
+            certificate: self.certificate.as_deref(),
+            nkey: self.nkey.as_ref().map(|n| NkeyProof {
+                public_key: &n.public_key,
+                signature: &n.signature,
+                nonce: &n.nonce,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for SavedCredentials {
+    // Keeps secrets out of debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedCredentials")
+            .field("user", &self.user)
+            .field("certificate", &self.certificate)
+            .field("nkey", &self.nkey.as_ref().map(|n| &n.public_key))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Checks credentials against the configured token or users.
 #[derive(Debug, Default)]
 pub struct Authenticator {
@@ -246,6 +302,49 @@ impl Authenticator {
         if !compare_password(&entry.password, creds.pass.unwrap_or("")) {
             return None;
         }
+        Some(Identity {
+            user: Some(name.to_string()),
+            permissions: entry.permissions.clone(),
+            admin: entry.admin,
+        })
+    }
+}
+
+impl Authenticator {
+    /// The identity that credentials `previous` accepted have under this (reloaded)
+    /// configuration, or `None` when they are no longer valid. A password or token that is
+    /// configured unchanged is not verified again: the connection proved it already, and
+    /// bcrypt for every open connection would stall a reload.
+    pub fn reauthenticate(
+        &self,
+        previous: &Authenticator,
+        creds: Credentials<'_>,
+    ) -> Option<Identity> {
+        let unchanged = match (&self.token, creds.user) {
+            (Some(token), _) => previous.token.as_ref() == Some(token),
+            (None, _)
+                if self.users.is_empty() || creds.certificate.is_some() || creds.nkey.is_some() =>
+            {
+                false
+            }
+            (None, Some(name)) => match (self.users.get(name), previous.users.get(name)) {
+                (Some(now), Some(before)) => now.password == before.password,
+                _ => false,
+            },
+            (None, None) => false,
+        };
+        if !unchanged {
+            return self.authenticate(creds);
+        }
+        // Same secret: build the identity without comparing it again.
+        if self.token.is_some() {
+            return Some(Identity {
+                admin: true,
+                ..Identity::default()
+            });
+        }
+        let name = creds.user?;
+        let entry = self.users.get(name)?;
         Some(Identity {
             user: Some(name.to_string()),
             permissions: entry.permissions.clone(),

@@ -32,6 +32,14 @@ pub enum Command {
     Version(String),
     /// `sluice plugin ...`: manage the plugins of a running server through its API.
     Plugin(PluginCommand),
+    /// `--signal <signal>=<pid>`: send a running server a signal (nats-server's `--signal`):
+    /// `reload`, `ldm`, `quit`, `term` or `stop`; `pid` is a process id or a pid file.
+    Signal {
+        /// The command (`reload`, ...).
+        signal: String,
+        /// The process id, or the pid file to read it from.
+        pid: String,
+    },
 }
 
 /// `sluice plugin` subcommands; each is one request to a running server's `/v1/plugins`.
@@ -125,11 +133,23 @@ where
             };
         }
     };
-    match cli.command {
-        Some(Sub::Serve(args)) => serve(args).map(Command::Serve),
-        Some(Sub::Plugin(cmd)) => Ok(Command::Plugin(cmd)),
-        None => serve(cli.serve).map(Command::Serve),
+    let args = match cli.command {
+        Some(Sub::Serve(args)) => args,
+        Some(Sub::Plugin(cmd)) => return Ok(Command::Plugin(cmd)),
+        None => cli.serve,
+    };
+    if let Some(signal) = &args.signal {
+        return match signal.split_once('=') {
+            Some((signal, pid)) if !pid.is_empty() => Ok(Command::Signal {
+                signal: signal.to_string(),
+                pid: pid.to_string(),
+            }),
+            _ => Err(usage(format!(
+                "invalid value '{signal}' for --signal: expected <signal>=<pid or pid file>"
+            ))),
+        };
     }
+    serve(args).map(Command::Serve)
 }
 
 fn usage(msg: impl Into<String>) -> ConfigError {
@@ -178,6 +198,7 @@ const FLAGS: &[Flag] = &[
     flag("trace", &["V", "trace", "VV"], false),
     flag("DV", &["DV", "DVV"], false),
     flag("pid", &["P", "pid"], true),
+    flag("signal", &["sl", "signal"], true),
     flag("log", &["l", "log"], true),
     flag("max_payload", &["max_payload"], true),
     flag("upstream", &["upstream"], true),
@@ -344,6 +365,9 @@ struct ServeArgs {
     /// File to write the process id to
     #[arg(short = 'P', long, value_name = "FILE")]
     pid: Option<PathBuf>,
+    /// Send a running server a signal: reload, ldm, quit, term or stop, with its pid or pid file (e.g. reload=1234)
+    #[arg(long, visible_alias = "sl", value_name = "SIGNAL=PID")]
+    signal: Option<String>,
     /// File to write the log to
     #[arg(short = 'l', long, value_name = "FILE")]
     log: Option<PathBuf>,
@@ -379,6 +403,38 @@ struct ServeArgs {
 // From flags to a Config.
 
 fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
+    merge(args)?.build()
+}
+
+/// The configuration a reload (SIGHUP) applies: `args`, the command line the server was
+/// started with, parsed again, so the `-c` file is read anew and the same flags still
+/// override it. When neither names the server it keeps `server_name` (the name generated at
+/// start). Without a `-c` file there is nothing to reload, as with nats-server.
+pub fn reload_config<I, T>(args: I, server_name: &str) -> Result<Config, ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let argv = normalize(args.into_iter().map(Into::into).collect())?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| usage(first_line(&e.to_string())))?;
+    let args = match cli.command {
+        Some(Sub::Serve(args)) => args,
+        Some(Sub::Plugin(_)) => return Err(usage("not a server command line")),
+        None => cli.serve,
+    };
+    if args.config.is_none() {
+        return Err(usage(
+            "can only reload config when a file is provided using -c or --config",
+        ));
+    }
+    let mut file = merge(args)?;
+    file.server_name
+        .get_or_insert_with(|| server_name.to_string());
+    file.build()
+}
+
+/// Lays the flags over the `-c` file (flags win), before validation.
+fn merge(args: ServeArgs) -> Result<FileConfig, ConfigError> {
     let mut errs = Vec::new();
     let port = args.port.map(|v| port_flag(&mut errs, "--port", &v));
     let http_port = args
@@ -476,7 +532,7 @@ fn serve(args: ServeArgs) -> Result<Config, ConfigError> {
         file.auth.token = Some(token);
         file.auth.users.clear();
     }
-    file.build()
+    Ok(file)
 }
 
 fn set<T>(slot: &mut Option<T>, flag: Option<T>) {
@@ -865,6 +921,61 @@ mod tests {
             let Ok(Command::Version(text)) = run(args) else { panic!("{args:?}") };
             assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
         }
+    }
+
+    #[test]
+    fn signal_is_a_command() {
+        for args in [
+            &["--signal", "reload=12"][..],
+            &["-sl=reload=12"],
+            &["serve", "--signal", "reload=12"],
+        ] {
+            let Ok(Command::Signal { signal, pid }) = run(args) else {
+                panic!("{args:?}")
+            };
+            assert_eq!((signal.as_str(), pid.as_str()), ("reload", "12"));
+        }
+        let e = fail(&["--signal", "reload"]);
+        assert!(e.starts_with("invalid value 'reload' for --signal"), "{e}");
+    }
+
+    #[test]
+    fn reload_reads_the_file_again_under_the_same_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, "[nats]\nmax_payload = 1024\nport = 5000\n").unwrap();
+        let path = path.to_str().unwrap();
+        let args = ["sluice", "-c", path, "-p", "6000"];
+        let first = match parse_args(args) {
+            Ok(Command::Serve(c)) => c,
+            other => panic!("{other:?}"),
+        };
+        std::fs::write(
+            dir.path().join("sluice.toml"),
+            "[nats]\nmax_payload = 2048\n",
+        )
+        .unwrap();
+        let again = reload_config(args, &first.server_name).unwrap();
+        assert_eq!(
+            (again.nats.max_payload, again.nats.port),
+            (2048, 6000),
+            "flags still win"
+        );
+        assert_eq!(
+            again.server_name, first.server_name,
+            "the generated name is kept"
+        );
+        let named = reload_config(["sluice", "-c", path, "-n", "x"], "kept").unwrap();
+        assert_eq!(named.server_name, "x");
+        let e = reload_config(["sluice", "-p", "1"], "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("can only reload config when a file is provided"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("sluice.toml"), "[nats]\nport = \"x\"\n").unwrap();
+        assert!(reload_config(args, "s").is_err());
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub async fn run(
     accepting: &CancellationToken,
     shutdown: &CancellationToken,
 ) {
-    let nats = &shared.config.nats;
+    // Read once: a reload during lame duck mode does not stretch or shorten it.
+    let (grace, duration) = {
+        let nats = &shared.config().nats;
+        (nats.lame_duck_grace_period, nats.lame_duck_duration)
+    };
     info!("Entering lame duck mode, stop accepting new clients");
     // Load balancers and Kubernetes stop sending new clients here.
     shared.ready.store(false, Ordering::Release);
@@ -35,7 +39,6 @@ pub async fn run(
             client.websocket,
         ));
     }
-    let grace = nats.lame_duck_grace_period;
     tokio::select! {
         _ = tokio::time::sleep(grace) => {}
         _ = shutdown.cancelled() => return,
@@ -44,7 +47,7 @@ pub async fn run(
     if clients.is_empty() {
         return;
     }
-    let spread = nats.lame_duck_duration.saturating_sub(grace);
+    let spread = duration.saturating_sub(grace);
     let pause = spread / u32::try_from(clients.len()).unwrap_or(u32::MAX);
     info!(count = clients.len(), "Closing existing clients");
     for client in clients {

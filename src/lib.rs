@@ -16,6 +16,7 @@
 //! - [`jetstream`]: persistence: the `$JS.API`, streams, consumers and their store.
 //! - [`upstream`]: upstream mode, a stateless gateway in front of a real NATS cluster.
 //! - [`lame_duck`]: SIGUSR2: stop accepting, tell clients, close them gradually, exit.
+//! - [`reload`]: SIGHUP: apply a changed config file to the running server, or refuse it.
 //! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
 
 pub mod auth;
@@ -28,5 +29,6 @@ pub mod lame_duck;
 pub mod monitor;
 pub mod plugin;
 pub mod protocol;
+pub mod reload;
 pub mod server;
 pub mod upstream;

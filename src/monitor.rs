@@ -120,7 +120,7 @@ fn cpu_percent(uptime: Duration) -> f64 {
 }
 
 async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    let cfg = &shared.config;
+    let cfg = shared.config();
     let clients = shared.clients.snapshot();
     let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let uptime = shared.started_at.elapsed();
@@ -135,7 +135,7 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "go": concat!("sluice-", env!("CARGO_PKG_VERSION")),
         "host": cfg.nats.host,
         "port": addr.map_or(cfg.nats.port, |a| a.port()),
-        "auth_required": shared.auth.required(),
+        "auth_required": shared.auth().required(),
         "max_connections": cfg.nats.max_connections,
         "ping_interval": cfg.nats.ping_interval.as_nanos() as u64,
         "ping_max": cfg.nats.max_pings_out,
@@ -148,6 +148,7 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "max_subscriptions": cfg.nats.max_subscriptions,
         "write_deadline": cfg.nats.write_deadline.as_nanos() as u64,
         "start": rfc3339(shared.started),
+        "config_load_time": rfc3339(shared.config_load_time()),
         "now": rfc3339(SystemTime::now()),
         "uptime": go_duration(uptime),
         "mem": resident_memory(),
@@ -172,7 +173,7 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
 /// The `upstream` block of `/varz` (sluice's own): the cluster this gateway fronts, `null`
 /// in embedded mode.
 fn varz_upstream(shared: &Shared) -> serde_json::Value {
-    let (Some(up), Some(cfg)) = (shared.upstream.get(), &shared.config.upstream) else {
+    let (Some(up), Some(cfg)) = (shared.upstream.get(), &shared.config().upstream) else {
         return serde_json::Value::Null;
     };
     serde_json::json!({
@@ -193,7 +194,7 @@ fn varz_jetstream(shared: &Shared) -> serde_json::Value {
         return serde_json::json!({});
     };
     let q = crate::jetstream::monitor::JszQuery::default();
-    let store_dir = shared.config.jetstream.store_dir.display().to_string();
+    let store_dir = shared.config().jetstream.store_dir.display().to_string();
     let z = crate::jetstream::monitor::jsz(Some(js), &shared.server_id, &store_dir, &q);
     serde_json::json!({
         "config": z["config"],
@@ -210,7 +211,7 @@ async fn jsz(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<crate::jetstream::monitor::JszQuery>,
 ) -> Json<serde_json::Value> {
-    let store_dir = shared.config.jetstream.store_dir.display().to_string();
+    let store_dir = shared.config().jetstream.store_dir.display().to_string();
     let js = shared.jetstream.get().map(|j| &**j);
     Json(crate::jetstream::monitor::jsz(
         js,

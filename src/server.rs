@@ -4,6 +4,10 @@
 //! the authenticator, the live connections and the server-wide counters. [`start`] binds the
 //! listeners (so tests learn the real ports before anything runs) and [`Running::wait`]
 //! serves until the shutdown token fires, then flushes clients and returns.
+//!
+//! The configuration and the authenticator can be replaced while the server runs (SIGHUP,
+//! see [`crate::reload`]), so they are read through [`Shared::config`] and [`Shared::auth`]:
+//! each read sees one whole version, old or new.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 use parking_lot::Mutex;
 use rand::Rng;
 use rustc_hash::FxHashMap;
@@ -33,14 +38,20 @@ pub const NATS_COMPAT_VERSION: &str = "2.14.0";
 
 /// State shared by all connections and the monitor.
 pub struct Shared {
-    /// Validated configuration.
-    pub config: Config,
+    /// Validated configuration, replaced as a whole by a reload.
+    config: ArcSwap<Config>,
+    /// When the configuration was loaded or last reloaded (`/varz` `config_load_time`).
+    config_loaded: Mutex<SystemTime>,
+    /// Bumped after each applied reload; connections watch it to pick up new limits.
+    reloaded: tokio::sync::watch::Sender<u64>,
+    /// Long-lived HTTP sessions (JSON WebSocket, SSE) a reload re-checks.
+    pub sessions: crate::reload::Sessions,
     /// Random id in nats-server's format (56 chars starting with `N`).
     pub server_id: String,
     /// The subject router.
     pub router: Router,
-    /// Credentials and permissions.
-    pub auth: Authenticator,
+    /// Credentials and permissions, replaced as a whole by a reload.
+    auth: ArcSwap<Authenticator>,
     /// Live client connections.
     pub clients: ClientRegistry,
     /// Server-wide counters.
@@ -62,8 +73,9 @@ pub struct Shared {
     pub plugins: Plugins,
     /// Upstream mode: the NATS cluster this gateway fronts.
     pub upstream: OnceLock<Arc<Upstream>>,
-    /// TLS on the client port, when `[nats.tls]` is configured.
-    pub tls: OnceLock<tokio_rustls::TlsAcceptor>,
+    /// TLS on the client port, when `[nats.tls]` is configured (a reload re-reads the
+    /// certificate files; new connections use the new acceptor).
+    pub tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
 }
 
@@ -74,10 +86,13 @@ impl Shared {
         let plugins = Plugins::new(&config);
         Shared {
             plugins,
-            config,
+            config: ArcSwap::from_pointee(config),
+            config_loaded: Mutex::new(SystemTime::now()),
+            reloaded: tokio::sync::watch::Sender::new(0),
+            sessions: crate::reload::Sessions::default(),
             server_id: new_server_id(),
             router: Router::new(),
-            auth,
+            auth: ArcSwap::from_pointee(auth),
             clients: ClientRegistry::default(),
             stats: ServerStats::default(),
             started: SystemTime::now(),
@@ -90,9 +105,48 @@ impl Shared {
             api_addr: OnceLock::new(),
             jetstream: OnceLock::new(),
             upstream: OnceLock::new(),
-            tls: OnceLock::new(),
+            tls: ArcSwapOption::empty(),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// The configuration in force. Hold the guard briefly (not across an `.await`); a
+    /// reload may replace the configuration at any time, so read related values from one
+    /// guard.
+    pub fn config(&self) -> Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// The authenticator in force (see [`Shared::config`] on holding it).
+    pub fn auth(&self) -> Guard<Arc<Authenticator>> {
+        self.auth.load()
+    }
+
+    /// When the configuration in force was loaded.
+    pub fn config_load_time(&self) -> SystemTime {
+        *self.config_loaded.lock()
+    }
+
+    /// Fires (`changed()`) after every applied reload; connections re-read their limits.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloaded.subscribe()
+    }
+
+    /// Installs a reloaded configuration, and its authenticator when auth changed; returns
+    /// the previous authenticator, against which open connections are then re-checked.
+    pub(crate) fn install(
+        &self,
+        config: Config,
+        auth: Option<Authenticator>,
+    ) -> Option<Arc<Authenticator>> {
+        self.config.store(Arc::new(config));
+        *self.config_loaded.lock() = SystemTime::now();
+        auth.map(|auth| self.auth.swap(Arc::new(auth)))
+    }
+
+    /// Tells connections a reload was applied.
+    pub(crate) fn announce_reload(&self) {
+        self.reloaded.send_modify(|n| *n += 1);
     }
 
     /// Whether the `$JS.API` is served (`-js` / `[jetstream] enabled`, or by the upstream
@@ -249,13 +303,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let mut shared = Shared::new(config);
     shared.shutdown = shutdown.clone();
     let shared = Arc::new(shared);
+    // The configuration as started; what a reload may change is read through `shared`.
+    let config = shared.config.load_full();
     let mut tasks = JoinSet::new();
     // Client listeners stop on their own token so lame duck mode can close them first;
     // the API and the monitor keep answering until the end.
     let accepting = shutdown.child_token();
 
     // Upstream mode: the cluster keeps the plugins, for every replica.
-    let cluster_plugins = shared.config.upstream.as_ref().map(|_| {
+    let cluster_plugins = config.upstream.as_ref().map(|_| {
         let store =
             crate::upstream::plugins::ClusterPlugins::new(tokio::runtime::Handle::current());
         shared.plugins.set_shared_store(store.clone());
@@ -263,12 +319,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     });
     // Instantiating runs each plugin's init, which may use WASI streams: not on a worker.
     crate::plugin::chain::blocking(|| shared.plugins.start())?;
-    if shared.config.jetstream.enabled {
+    if config.jetstream.enabled {
         let js = JetStream::start(shared.clone())?;
         let _ = shared.jetstream.set(js);
     }
-    if let Some(config) = &shared.config.upstream {
-        let upstream = Upstream::start(config, shared.clone()).await?;
+    if let Some(up) = &config.upstream {
+        let upstream = Upstream::start(up, shared.clone()).await?;
         shared.router.set_uplink(upstream.clone());
         if let Some(store) = cluster_plugins {
             let client = upstream.client().clone();
@@ -280,21 +336,21 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         }
         let _ = shared.upstream.set(upstream);
     }
-    let nats = &shared.config.nats;
+    let nats = &config.nats;
     if let Some(tls) = &nats.tls {
-        let config = crate::frontend::tls::server_config(tls)?;
-        let _ = shared.tls.set(tokio_rustls::TlsAcceptor::from(config));
+        let acceptor = tokio_rustls::TlsAcceptor::from(crate::frontend::tls::server_config(tls)?);
+        shared.tls.store(Some(Arc::new(acceptor)));
     }
     // Built before anything listens, so a bad certificate or key file stops start-up.
     let http_tls = |tls: Option<&crate::config::TlsConfig>| tls.map(HttpTls::new).transpose();
-    let monitor_tls = http_tls(shared.config.monitor.as_ref().and_then(|m| m.tls.as_ref()))?;
+    let monitor_tls = http_tls(config.monitor.as_ref().and_then(|m| m.tls.as_ref()))?;
     let websocket_tls =
-        http_tls((shared.config.websocket.listener.as_ref()).and_then(|l| l.tls.as_ref()))?;
-    let api_tls = http_tls(shared.config.api.as_ref().and_then(|a| a.tls.as_ref()))?;
+        http_tls((config.websocket.listener.as_ref()).and_then(|l| l.tls.as_ref()))?;
+    let api_tls = http_tls(config.api.as_ref().and_then(|a| a.tls.as_ref()))?;
     let (listener, addr) = bind(&nats.host, nats.port).await?;
     let _ = shared.nats_addr.set(addr);
 
-    if let Some(mon) = &shared.config.monitor {
+    if let Some(mon) = &config.monitor {
         let (mlistener, maddr) = bind(&mon.host, mon.port).await?;
         let _ = shared.monitor_addr.set(maddr);
         info!("Starting http monitor on {}", maddr);
@@ -306,7 +362,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         ));
     }
 
-    if let Some(ws) = &shared.config.websocket.listener {
+    if let Some(ws) = &config.websocket.listener {
         let (wlistener, waddr) = bind(&ws.host, ws.port).await?;
         let _ = shared.websocket_addr.set(waddr);
         info!("Listening for websocket clients on ws://{}", waddr);
@@ -318,7 +374,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         ));
     }
 
-    if let Some(api) = &shared.config.api {
+    if let Some(api) = &config.api {
         let (alistener, aaddr) = bind(&api.host, api.port).await?;
         let _ = shared.api_addr.set(aaddr);
         info!("Listening for API requests on {}", aaddr);

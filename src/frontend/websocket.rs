@@ -79,7 +79,7 @@ pub async fn upgrade(
     {
         return (StatusCode::BAD_REQUEST, "not a WebSocket upgrade").into_response();
     }
-    if let Err(why) = check_origin(&shared.config.websocket, &headers) {
+    if let Err(why) = check_origin(&shared.config().websocket, &headers) {
         debug!(%addr, why, "WebSocket origin refused.");
         return (StatusCode::FORBIDDEN, why).into_response();
     }
@@ -104,10 +104,10 @@ pub async fn upgrade(
 /// (as with the TCP parser, a larger one is a protocol violation), and permessage-deflate
 /// when configured. A client that does not offer it gets plain frames either way.
 fn options(shared: &Shared) -> Options {
-    let nats = &shared.config.nats;
-    let limit = nats.max_payload + nats.max_control_line + PIPE;
+    let config = shared.config();
+    let limit = config.nats.max_payload + config.nats.max_control_line + PIPE;
     let options = Options::default().with_limits(limit, limit);
-    if !shared.config.websocket.compression {
+    if !config.websocket.compression {
         return options;
     }
     options
@@ -134,7 +134,7 @@ async fn bridge(shared: Arc<Shared>, mut ws: HttpWebSocket, addr: SocketAddr) {
     let client = register(&shared, addr, true);
     let (ours, theirs) = tokio::io::duplex(PIPE);
     let (reader, writer) = tokio::io::split(ours);
-    let deadline = shared.config.nats.write_deadline;
+    let deadline = shared.config().nats.write_deadline;
     let connection = tokio::spawn(conn::run(shared, client.clone(), reader, writer));
 
     let (mut from_conn, mut to_conn) = tokio::io::split(theirs);

@@ -48,7 +48,7 @@ impl JetStream {
     /// Recovers the streams under the store dir and starts answering `$JS.API`.
     pub fn start(shared: Arc<Shared>) -> anyhow::Result<Arc<JetStream>> {
         let root = shared
-            .config
+            .config()
             .jetstream
             .store_dir
             .join("jetstream")
@@ -73,7 +73,7 @@ impl JetStream {
         info!("Starting JetStream");
         info!(
             "    Store directory: \"{}\"",
-            shared.config.jetstream.store_dir.display()
+            shared.config().jetstream.store_dir.display()
         );
         Ok(js)
     }

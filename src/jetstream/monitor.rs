@@ -56,7 +56,7 @@ pub fn jsz(js: Option<&JetStream>, server_id: &str, store_dir: &str, q: &JszQuer
         "total": js.api_total.load(Ordering::Relaxed),
         "errors": js.api_errors.load(Ordering::Relaxed),
     });
-    let sync = &js.shared.config.jetstream.sync_interval;
+    let sync = &js.shared.config().jetstream.sync_interval;
     let mut config = json!({"max_memory": -1, "max_storage": -1, "store_dir": store_dir});
     match sync {
         Some(d) => config["sync_interval"] = json!(d.as_nanos() as u64),

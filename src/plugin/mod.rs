@@ -6,6 +6,7 @@
 //! - `chain.rs`: running the bound plugins in order on one message.
 //! - `convert.rs`: between broker messages and the plugin's view of them.
 //! - `registry.rs`: upload, replace, change, remove and persist plugins (hot swap).
+//! - `preload.rs`: `[[plugins.preload]]` from the config file, at start and on reload.
 //! - `metrics.rs`: counters per plugin.
 //!
 //! Front-ends call [`Plugins::process`] (through [`route`]) on every publish. With no plugin
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod convert;
 pub mod host;
 pub mod metrics;
+pub mod preload;
 pub mod registry;
 pub mod types;
 

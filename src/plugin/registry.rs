@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -143,15 +144,16 @@ impl From<PluginMessage> for TestMessage {
 
 /// The plugins of a server; see the module docs.
 pub struct Plugins {
-    config: PluginsConfig,
+    /// Replaced by a reload (preloads, `max_size`; see `preload.rs`).
+    pub(super) config: ArcSwap<PluginsConfig>,
     dir: PathBuf,
     engine: Mutex<Option<Arc<Engine>>>,
     chain: RwLock<Arc<Chain>>,
     active: AtomicBool,
     /// Serialises changes so two uploads of one name cannot interleave their files.
-    changes: Mutex<()>,
+    pub(super) changes: Mutex<()>,
     /// Upstream mode: the cluster keeps the plugins instead of `dir`.
-    shared: std::sync::OnceLock<Arc<dyn SharedStore>>,
+    pub(super) shared: std::sync::OnceLock<Arc<dyn SharedStore>>,
 }
 
 impl Plugins {
@@ -163,7 +165,7 @@ impl Plugins {
             .clone()
             .unwrap_or_else(|| config.jetstream.store_dir.join("plugins"));
         Plugins {
-            config: config.plugins.clone(),
+            config: ArcSwap::from_pointee(config.plugins.clone()),
             dir,
             engine: Mutex::new(None),
             chain: RwLock::new(Arc::new(Chain::default())),
@@ -215,7 +217,7 @@ impl Plugins {
             }
             (None, Some(cur)) if same_module => {
                 stored.binding.validate().map_err(PluginError::BadBinding)?;
-                let limits = stored.binding.limits(&self.config);
+                let limits = stored.binding.limits(&self.config.load());
                 let loaded = Loaded::new(
                     name.to_string(),
                     stored.binding,
@@ -260,7 +262,7 @@ impl Plugins {
     }
 
     fn is_preloaded(&self, name: &str) -> bool {
-        self.shared.get().is_some() && self.config.preload.iter().any(|p| p.name == name)
+        self.shared.get().is_some() && self.config.load().preload.iter().any(|p| p.name == name)
     }
 
     /// Loads the persisted plugins, then the config file's preloads (which replace
@@ -285,7 +287,7 @@ impl Plugins {
                 }
             }
         }
-        for p in &self.config.preload {
+        for p in &self.config.load_full().preload {
             let wasm = std::fs::read(&p.file).map_err(|e| {
                 anyhow::anyhow!(
                     "plugins.preload {}: cannot read {}: {e}",
@@ -293,14 +295,7 @@ impl Plugins {
                     p.file.display()
                 )
             })?;
-            let binding = Binding {
-                subjects: p.subjects.clone(),
-                order: p.order,
-                config: p.config.clone(),
-                on_error: p.on_error.clone(),
-                limits: Default::default(),
-            };
-            self.put_local(&p.name, wasm, binding)
+            self.put_local(&p.name, wasm, super::preload::binding_of(p))
                 .map_err(|e| anyhow::anyhow!("plugins.preload {}: {e}", p.name))?;
             loaded += 1;
         }
@@ -341,9 +336,23 @@ impl Plugins {
         uploaded: i64,
         metrics: Option<Arc<PluginMetrics>>,
     ) -> Result<Arc<Loaded>, PluginError> {
+        let config = self.config.load_full();
+        self.prepare_with(&config, name, wasm, binding, uploaded, metrics)
+    }
+
+    /// [`Plugins::prepare`] under `config` (a reload prepares under the new one).
+    pub(super) fn prepare_with(
+        &self,
+        config: &PluginsConfig,
+        name: &str,
+        wasm: &[u8],
+        binding: Binding,
+        uploaded: i64,
+        metrics: Option<Arc<PluginMetrics>>,
+    ) -> Result<Arc<Loaded>, PluginError> {
         binding.validate().map_err(PluginError::BadBinding)?;
-        let module = self.engine()?.load(wasm, self.config.max_size)?;
-        let limits = binding.limits(&self.config);
+        let module = self.engine()?.load(wasm, config.max_size)?;
+        let limits = binding.limits(config);
         let metrics = metrics.unwrap_or_default();
         let loaded = Loaded::new(
             name.to_string(),
@@ -358,7 +367,7 @@ impl Plugins {
         Ok(Arc::new(loaded))
     }
 
-    fn swap(&self, change: impl FnOnce(&mut Vec<Arc<Loaded>>)) {
+    pub(super) fn swap(&self, change: impl FnOnce(&mut Vec<Arc<Loaded>>)) {
         let mut slot = self.chain.write();
         let mut plugins = slot.plugins.clone();
         change(&mut plugins);
@@ -366,7 +375,7 @@ impl Plugins {
         *slot = Arc::new(Chain::new(plugins));
     }
 
-    fn current(&self, name: &str) -> Option<Arc<Loaded>> {
+    pub(super) fn current(&self, name: &str) -> Option<Arc<Loaded>> {
         self.chain
             .read()
             .plugins
@@ -405,7 +414,7 @@ impl Plugins {
         let _guard = self.changes.lock();
         let metrics = self.current(name).map(|p| p.metrics.clone());
         let loaded = self.prepare(name, &wasm, binding, now_nanos(), metrics)?;
-        let preload = self.config.preload.iter().any(|p| p.name == name);
+        let preload = self.config.load().preload.iter().any(|p| p.name == name);
         if !(preload && self.shared.get().is_some()) {
             self.persist(name, Some(&wasm), &loaded)?;
         }
@@ -424,7 +433,7 @@ impl Plugins {
             .ok_or_else(|| PluginError::NotFound(name.to_string()))?;
         let binding = old.binding.patched(patch);
         binding.validate().map_err(PluginError::BadBinding)?;
-        let limits = binding.limits(&self.config);
+        let limits = binding.limits(&self.config.load());
         let loaded = Loaded::new(
             name.to_string(),
             binding,
@@ -545,7 +554,12 @@ impl Plugins {
         &self.dir
     }
 
-    fn persist(&self, name: &str, wasm: Option<&[u8]>, loaded: &Loaded) -> Result<(), PluginError> {
+    pub(super) fn persist(
+        &self,
+        name: &str,
+        wasm: Option<&[u8]>,
+        loaded: &Loaded,
+    ) -> Result<(), PluginError> {
         let stored = Stored {
             binding: loaded.binding.clone(),
             uploaded: loaded.uploaded,
@@ -574,7 +588,7 @@ fn check_name(name: &str) -> Result<(), PluginError> {
     }
 }
 
-fn replace(plugins: &mut Vec<Arc<Loaded>>, loaded: Arc<Loaded>) {
+pub(super) fn replace(plugins: &mut Vec<Arc<Loaded>>, loaded: Arc<Loaded>) {
     plugins.retain(|p| p.name != loaded.name);
     plugins.push(loaded);
 }

@@ -377,6 +377,11 @@ impl Decoder {
         self.max_payload = max_payload;
     }
 
+    /// Changes the longest control line accepted (a reload changed it).
+    pub fn set_max_control_line(&mut self, max_control_line: usize) {
+        self.max_control_line = max_control_line;
+    }
+
     /// How many more bytes the op in progress needs (so the reader can reserve capacity for a big payload), if known.
     ///
     /// Known only while waiting for a PUB/HPUB payload, and counted from the

@@ -222,7 +222,7 @@ async fn apply(shared: &Arc<Shared>, buckets: &Buckets, entry: kv::Entry) {
             let wasm = if digest.is_some() && digest == running {
                 None
             } else {
-                match fetch(&buckets.components, &name, shared.config.plugins.max_size).await {
+                match fetch(&buckets.components, &name, shared.config().plugins.max_size).await {
                     Ok(bytes) => Some(bytes),
                     Err(e) => {
                         warn!(plugin = %name, "component not fetched from the cluster: {e}");

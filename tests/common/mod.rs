@@ -131,6 +131,45 @@ impl Server {
         self.child.id()
     }
 
+    /// The config file a [`Server::with_config`] server was started with (tests rewrite it,
+    /// then send SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.path().join("sluice.toml")
+    }
+
+    /// Sends SIGHUP and returns the log lines up to the reload's outcome: the last is
+    /// `Reloaded server configuration` or `Failed to reload server configuration: ...`.
+    pub fn reload(&self) -> Vec<String> {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP failed");
+        self.wait_log(|l| {
+            l.contains("Reloaded server configuration")
+                || l.contains("Failed to reload server configuration")
+        })
+    }
+
+    /// Reads log lines until one satisfies `done` (10 s at most); returns them all.
+    pub fn wait_log(&self, done: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) => {
+                    let last = done(&line);
+                    lines.push(line);
+                    if last {
+                        return lines;
+                    }
+                }
+                Err(_) => panic!("no such log line; saw {lines:#?}"),
+            }
+        }
+    }
+
     /// Waits for the process to exit and returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
@@ -293,3 +332,4 @@ pub mod cluster;
 pub mod js;
 pub mod plugins;
 pub mod tls;
+pub mod ws;

@@ -5,6 +5,9 @@
 //! users. They are checked by the same [`Authenticator`](crate::auth::Authenticator) as NATS
 //! clients, and the resulting permissions apply exactly as they do over NATS. Without auth
 //! configured every request is allowed.
+//!
+//! Exchanges that last (an SSE stream, a JSON WebSocket) get a [`Session`] instead of a
+//! bare identity: a reload (SIGHUP) re-checks it, as it re-checks NATS connections.
 
 use std::sync::Arc;
 
@@ -13,7 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::problem::{ApiError, ProblemKind};
-use crate::auth::{Credentials, Identity};
+use crate::auth::{Authenticator, Identity, SavedCredentials};
+use crate::reload::Session;
 use crate::server::Shared;
 
 const BEARER_CHALLENGE: &str = "Bearer realm=\"sluice\"";
@@ -61,14 +65,9 @@ pub struct UpgradeCredentials {
 /// The cookie a page can set (same site as the API) to authenticate WebSocket upgrades.
 pub const TOKEN_COOKIE: &str = "sluice_token";
 
-/// Authenticates a WebSocket upgrade: the `Authorization` header when present, else the
-/// query parameters, else the [`TOKEN_COOKIE`] cookie.
-pub async fn identify_upgrade(
-    shared: &Arc<Shared>,
-    headers: &HeaderMap,
-    query: UpgradeCredentials,
-) -> Result<Identity, ApiError> {
-    let presented = if query.token.is_some() || query.user.is_some() || query.pass.is_some() {
+/// The query parameters when there are any, else the cookie.
+fn upgrade_presented(headers: &HeaderMap, query: UpgradeCredentials) -> Option<Presented> {
+    if query.token.is_some() || query.user.is_some() || query.pass.is_some() {
         Some(Presented {
             user: query.user,
             pass: query.pass,
@@ -79,8 +78,45 @@ pub async fn identify_upgrade(
             token: Some(token),
             ..Presented::default()
         })
-    };
-    identify_with(shared, headers, presented).await
+    }
+}
+
+/// [`identify_read`] for an SSE stream: a session that reloads keep current.
+pub async fn session_read(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+) -> Result<Arc<Session>, ApiError> {
+    let cookie = token_cookie(headers).map(|token| Presented {
+        token: Some(token),
+        ..Presented::default()
+    });
+    Ok(check(shared, headers, cookie).await?.open(shared))
+}
+
+/// Authenticates a WebSocket upgrade (a JSON WebSocket): the `Authorization` header when
+/// present, else the query parameters, else the [`TOKEN_COOKIE`] cookie. The session is
+/// kept current by reloads.
+pub async fn session_upgrade(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    query: UpgradeCredentials,
+) -> Result<Arc<Session>, ApiError> {
+    let presented = upgrade_presented(headers, query);
+    Ok(check(shared, headers, presented).await?.open(shared))
+}
+
+/// What a credential check gave: the identity, and what a lasting session needs to be
+/// checked again by a reload.
+struct Checked {
+    identity: Identity,
+    credentials: SavedCredentials,
+    auth: Arc<Authenticator>,
+}
+
+impl Checked {
+    fn open(self, shared: &Shared) -> Arc<Session> {
+        (shared.sessions).open(shared, self.credentials, self.identity, &self.auth)
+    }
 }
 
 /// The `Authorization` header wins; `fallback` is used only without one.
@@ -89,10 +125,24 @@ async fn identify_with(
     headers: &HeaderMap,
     fallback: Option<Presented>,
 ) -> Result<Identity, ApiError> {
-    if !shared.auth.required() {
-        return Ok(Identity::default());
+    Ok(check(shared, headers, fallback).await?.identity)
+}
+
+async fn check(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    fallback: Option<Presented>,
+) -> Result<Checked, ApiError> {
+    // One authenticator for the whole check, whatever a reload does meanwhile.
+    let auth = Arc::clone(&*shared.auth());
+    if !auth.required() {
+        return Ok(Checked {
+            identity: Identity::default(),
+            credentials: SavedCredentials::default(),
+            auth,
+        });
     }
-    let challenge = if shared.config.auth.token.is_some() {
+    let challenge = if shared.config().auth.token.is_some() {
         BEARER_CHALLENGE
     } else {
         BASIC_CHALLENGE
@@ -112,26 +162,29 @@ async fn identify_with(
             ));
         }
     };
-    let check = {
-        let shared = shared.clone();
-        move || {
-            shared.auth.authenticate(Credentials {
-                user: presented.user.as_deref(),
-                pass: presented.pass.as_deref(),
-                token: presented.token.as_deref(),
-                certificate: None,
-                // No nonce over HTTP: nkey users cannot sign in here (see `auth`).
-                nkey: None,
-            })
-        }
+    let credentials = SavedCredentials {
+        user: presented.user,
+        pass: presented.pass,
+        token: presented.token,
+        certificate: None,
+        // No nonce over HTTP: nkey users cannot sign in here (see `auth`).
+        nkey: None,
     };
     // bcrypt takes milliseconds of CPU on purpose; keep it off the I/O threads.
-    let identity = if shared.auth.is_expensive() {
-        tokio::task::spawn_blocking(check).await.ok().flatten()
+    let identity = if auth.is_expensive() {
+        let (auth, credentials) = (auth.clone(), credentials.clone());
+        tokio::task::spawn_blocking(move || auth.authenticate(credentials.as_credentials()))
+            .await
+            .ok()
+            .flatten()
     } else {
-        check()
+        auth.authenticate(credentials.as_credentials())
     };
-    identity.ok_or_else(invalid)
+    Ok(Checked {
+        identity: identity.ok_or_else(invalid)?,
+        credentials,
+        auth,
+    })
 }
 
 /// The value of the [`TOKEN_COOKIE`] cookie, from any `Cookie` header.

@@ -106,7 +106,7 @@ pub async fn stats(
     let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let s = &shared.stats;
     Ok(Json(Stats {
-        server_name: shared.config.server_name.clone(),
+        server_name: shared.config().server_name.clone(),
         version: NATS_COMPAT_VERSION.to_string(),
         uptime_seconds: shared.started_at.elapsed().as_secs(),
         connections: clients.len(),

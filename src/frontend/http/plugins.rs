@@ -37,7 +37,7 @@ async fn admin(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<(), ApiError> {
-    if !shared.auth.required() {
+    if !shared.auth().required() {
         if peer.ip().is_loopback() {
             return Ok(());
         }
@@ -127,7 +127,7 @@ pub async fn put(
     let Query(pairs) = query?;
     let binding = Binding::from_query(&pairs)
         .map_err(|e| ApiError::new(ProblemKind::BadRequest, format!("invalid binding: {e}")))?;
-    let max = shared.config.plugins.max_size;
+    let max = shared.config().plugins.max_size;
     let wasm = axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(
             ProblemKind::TooLarge,

@@ -271,7 +271,7 @@ pub(super) fn check_literal(shared: &Shared, subject: &str) -> Result<(), ApiErr
 /// 400 when `subject` is longer than a NATS client could send or receive it: a MSG line
 /// carrying it would break `max_control_line`.
 pub(super) fn check_length(shared: &Shared, subject: &str) -> Result<(), ApiError> {
-    let max = shared.config.nats.max_control_line;
+    let max = shared.config().nats.max_control_line;
     if subject.len() > max {
         return Err(ApiError::new(
             ProblemKind::BadSubject,
@@ -290,7 +290,7 @@ pub(super) async fn read_message(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Message, ApiError> {
-    let max = shared.config.nats.max_payload;
+    let max = shared.config().nats.max_payload;
     let nats_headers = headers::to_nats(headers)?;
     let header_len = nats_headers.as_ref().map_or(0, Bytes::len);
     let too_large = || {

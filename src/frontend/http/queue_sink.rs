@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Permissions;
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::reload::Session;
 
 /// A [`Sink`] into a bounded channel of `T`, built from each message by `wrap`.
 pub struct QueueSink<T> {
@@ -20,23 +20,25 @@ pub struct QueueSink<T> {
     pub slow: AtomicBool,
     /// Cancelled when the subscriber turns slow, so its owner need not poll `slow`.
     pub close: CancellationToken,
-    /// For deny rules that only overlap a wildcard or queue subscription (checked per message).
-    permissions: Option<Arc<Permissions>>,
+    /// Whose permissions apply: deny rules that only overlap a wildcard or queue
+    /// subscription are checked per message, under the permissions in force (a reload may
+    /// change them).
+    session: Arc<Session>,
     wrap: fn(&Subscription, &Message) -> T,
 }
 
 impl<T> QueueSink<T> {
-    /// A sink feeding `tx`, filtered by `permissions`.
+    /// A sink feeding `tx`, filtered by the permissions of `session`.
     pub fn new(
         tx: mpsc::Sender<T>,
-        permissions: Option<Arc<Permissions>>,
+        session: Arc<Session>,
         wrap: fn(&Subscription, &Message) -> T,
     ) -> Self {
         QueueSink {
             tx,
             slow: AtomicBool::new(false),
             close: CancellationToken::new(),
-            permissions,
+            session,
             wrap,
         }
     }
@@ -47,7 +49,7 @@ impl<T: Send> Sink for QueueSink<T> {
         if self.slow.load(Ordering::Relaxed) {
             return Enqueued::Dropped;
         }
-        if let Some(p) = &self.permissions
+        if let Some(p) = &self.session.identity().permissions
             && p.denies_delivery(sub, &msg.subject)
         {
             return Enqueued::Dropped;

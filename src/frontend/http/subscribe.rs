@@ -9,6 +9,10 @@
 //! When a JetStream stream captures everything the pattern can match (and no queue group is
 //! asked for), the events are read from the stream instead (`subscribe_stream.rs`): they carry
 //! ids, and `Last-Event-ID` resumes after the last one seen.
+//!
+//! A reload (SIGHUP) that revokes the credentials (401) or the right to this subscription
+//! (403) ends the stream with a last `event: error`; one that changes deny rules applies them
+//! to the next message.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -32,7 +36,7 @@ use tracing::warn;
 use utoipa::{IntoParams, ToSchema};
 
 use super::SubscriptionGuard;
-use super::auth::{check_subscribe, identify_read};
+use super::auth::{check_subscribe, session_read};
 use super::headers::parse_nats;
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::check_length;
@@ -41,6 +45,7 @@ use super::subscribe_stream;
 use crate::core::message::Message;
 use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
+use crate::reload::Session;
 use crate::server::Shared;
 
 /// Messages buffered per SSE client before it is a slow consumer.
@@ -141,7 +146,7 @@ pub async fn subscribe(
     params: Result<Query<SubscribeParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>, ApiError> {
-    let identity = identify_read(&shared, &headers).await?;
+    let session = session_read(&shared, &headers).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
     check_length(&shared, &subject)?;
@@ -159,28 +164,32 @@ pub async fn subscribe(
             format!("\"{q}\" is not a valid queue group"),
         ));
     }
-    check_subscribe(&identity, &subject)?;
+    check_subscribe(&session.identity(), &subject)?;
     let force_base64 = params.encoding == Some(PayloadEncoding::Base64);
     if params.queue.is_none()
         && let Some(stream) = subscribe_stream::covering_stream(&shared, &subject)
     {
         let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
         let start = subscribe_stream::start_seq(&stream, last);
-        let perms = identity.permissions.clone();
-        let events = subscribe_stream::events(&shared, stream, subject, start, perms, force_base64);
-        return Ok(Sse::new(events.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)));
+        let pattern = subject.clone();
+        let events = subscribe_stream::events(
+            &shared,
+            stream,
+            subject,
+            start,
+            session.clone(),
+            force_base64,
+        );
+        let events = watched(session, pattern, events.boxed());
+        return Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)));
     }
 
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let sink = Arc::new(QueueSink::new(
-        tx,
-        identity.permissions.clone(),
-        |_, msg| detach(msg),
-    ));
+    let sink = Arc::new(QueueSink::new(tx, session.clone(), |_, msg| detach(msg)));
     let sub = Subscription::new(
         shared.next_client_id(),
         Bytes::from_static(b"1"),
-        Bytes::from(subject),
+        Bytes::from(subject.clone()),
         params.queue.map(Bytes::from),
         sink.clone(),
     );
@@ -195,7 +204,35 @@ pub async fn subscribe(
         done: false,
     };
     let stream = futures_util::stream::unfold(state, next_event);
-    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    let stream = watched(session, subject, stream.boxed());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+type Events = BoxStream<'static, Result<Event, Infallible>>;
+
+/// `events` until a reload revokes `session` (a last `error` event, 401) or its right to
+/// subscribe to `pattern` (403); dropping the inner stream then unsubscribes.
+fn watched(session: Arc<Session>, pattern: String, events: Events) -> Events {
+    let state = Some((session, pattern, events));
+    futures_util::stream::unfold(state, |state| async move {
+        let (session, pattern, mut events) = state?;
+        let ended = loop {
+            tokio::select! {
+                event = events.next() => return Some((event?, Some((session, pattern, events)))),
+                _ = session.revoked().cancelled() => {
+                    break ApiError::unauthorized("the credentials of this stream are no longer valid", "");
+                }
+                _ = session.changed() => {
+                    if let Err(e) = check_subscribe(&session.identity(), &pattern) {
+                        break e;
+                    }
+                }
+            }
+        };
+        let data = serde_json::to_string(&ended.problem()).unwrap_or_default();
+        Some((Ok(Event::default().event("error").data(data)), None))
+    })
+    .boxed()
 }
 
 /// What the event stream owns; dropping it unsubscribes.

@@ -16,10 +16,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::subscribe::SseMessage;
-use crate::auth::Permissions;
 use crate::core::message::Message;
 use crate::core::subject::is_subset_match;
 use crate::jetstream::stream::Stream as JsStream;
+use crate::reload::Session;
 use crate::server::Shared;
 
 /// Messages read from the store per wake-up before yielding.
@@ -51,7 +51,8 @@ struct Reader {
     next: u64,
     appended: watch::Receiver<u64>,
     shutdown: CancellationToken,
-    permissions: Option<Arc<Permissions>>,
+    /// Whose permissions filter what is read (a reload may change them).
+    session: Arc<Session>,
     force_base64: bool,
     buffered: std::collections::VecDeque<Event>,
 }
@@ -62,7 +63,7 @@ pub fn events(
     stream: Arc<JsStream>,
     pattern: String,
     start: u64,
-    permissions: Option<Arc<Permissions>>,
+    session: Arc<Session>,
     force_base64: bool,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let reader = Reader {
@@ -71,7 +72,7 @@ pub fn events(
         pattern,
         next: start.max(1),
         shutdown: shared.shutdown_token().clone(),
-        permissions,
+        session,
         force_base64,
         buffered: Default::default(),
     };
@@ -100,6 +101,7 @@ impl Reader {
     /// Reads up to a batch of stored messages matching the pattern into events.
     fn fill(&mut self) {
         let wildcard = self.pattern.split('.').any(|t| t == "*" || t == ">");
+        let identity = self.session.identity();
         for _ in 0..READ_BATCH {
             let Ok(Some(m)) = self
                 .stream
@@ -110,7 +112,7 @@ impl Reader {
             };
             self.next = m.seq + 1;
             if wildcard
-                && let Some(p) = &self.permissions
+                && let Some(p) = &identity.permissions
                 && p.subscribe.denies(&m.subject)
             {
                 continue;

@@ -2,10 +2,11 @@
 //! [`Sink`] publishers write into), its subscriptions, counters and what monitoring shows.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
+use arc_swap::{ArcSwapOption, Guard};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
@@ -14,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::outbound::Outbound;
-use crate::auth::{Identity, Permissions};
+use crate::auth::{Identity, Permissions, SavedCredentials};
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
 use crate::protocol::encoder;
@@ -155,9 +156,13 @@ pub struct ClientState {
     pub closing: CancellationToken,
     flush_on_close: AtomicBool,
     close_reason: Mutex<Option<CloseReason>>,
-    max_pending: usize,
+    max_pending: AtomicUsize,
     headers: AtomicBool,
-    identity: OnceLock<Identity>,
+    login: OnceLock<Login>,
+    /// Replaced by a reload; read on every publish and (when set) every delivery.
+    permissions: ArcSwapOption<Permissions>,
+    /// Whether `permissions` is set: deliveries to unrestricted clients skip loading it.
+    restricted: AtomicBool,
     replies: Mutex<FxHashMap<Bytes, ReplyGrant>>,
     /// Subscriptions by sid.
     pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
@@ -177,6 +182,14 @@ pub struct ClientState {
     /// `frontend::tls::certificate_names`); CONNECT's user and password are not used then.
     pub certificate_names: OnceLock<Vec<String>>,
     slow_consumer: AtomicBool,
+}
+
+/// Who the client authenticated as, with the credentials it presented (a reload checks
+/// them again).
+#[derive(Debug)]
+struct Login {
+    user: Option<String>,
+    credentials: SavedCredentials,
 }
 
 /// A granted right to answer one request.
@@ -206,9 +219,11 @@ impl ClientState {
             closing: CancellationToken::new(),
             flush_on_close: AtomicBool::new(true),
             close_reason: Mutex::new(None),
-            max_pending,
+            max_pending: AtomicUsize::new(max_pending),
             headers: AtomicBool::new(false),
-            identity: OnceLock::new(),
+            login: OnceLock::new(),
+            permissions: ArcSwapOption::empty(),
+            restricted: AtomicBool::new(false),
             replies: Mutex::new(FxHashMap::default()),
             subs: Mutex::new(FxHashMap::default()),
             msgs_in: AtomicU64::new(0),
@@ -227,22 +242,70 @@ impl ClientState {
         self.headers.store(headers, Ordering::Relaxed);
     }
 
-    /// Records who the client authenticated as (only the first CONNECT counts).
-    pub fn set_identity(&self, identity: Identity) {
-        let user = identity.user.clone();
-        if self.identity.set(identity).is_ok() {
-            self.meta.lock().user = user;
+    /// Records who the client authenticated as and with what (only the first CONNECT
+    /// counts).
+    pub fn set_identity(&self, identity: Identity, credentials: SavedCredentials) {
+        let login = Login {
+            user: identity.user.clone(),
+            credentials,
+        };
+        if self.login.set(login).is_ok() {
+            self.meta.lock().user = identity.user;
+            self.store_permissions(identity.permissions);
         }
     }
 
     /// The authenticated user name, if users are configured (plugins see it).
     pub fn user(&self) -> Option<&str> {
-        self.identity.get().and_then(|i| i.user.as_deref())
+        self.login.get().and_then(|l| l.user.as_deref())
     }
 
-    /// The client's permissions, if restricted.
-    pub fn permissions(&self) -> Option<&Arc<Permissions>> {
-        self.identity.get().and_then(|i| i.permissions.as_ref())
+    /// The credentials the client authenticated with; `None` before its CONNECT.
+    pub fn credentials(&self) -> Option<&SavedCredentials> {
+        self.login.get().map(|l| &l.credentials)
+    }
+
+    /// The client's permissions (`None` inside: unrestricted). Hold the guard briefly.
+    pub fn permissions(&self) -> Guard<Option<Arc<Permissions>>> {
+        self.permissions.load()
+    }
+
+    fn store_permissions(&self, permissions: Option<Arc<Permissions>>) {
+        // Set before the flag goes up and cleared after it goes down, so a reader that sees
+        // the flag finds permissions at least as strict as the flag promised.
+        if permissions.is_some() {
+            self.permissions.store(permissions);
+            self.restricted.store(true, Ordering::Release);
+        } else {
+            self.restricted.store(false, Ordering::Release);
+            self.permissions.store(None);
+        }
+    }
+
+    /// After a reload: installs the client's new permissions and takes out the
+    /// subscriptions they no longer allow, which the caller unsubscribes and reports. Done
+    /// under the subscription lock, which SUB holds while it checks permissions, so a SUB
+    /// racing the reload is either checked against the new rules or removed here.
+    pub fn replace_permissions(
+        &self,
+        permissions: Option<Arc<Permissions>>,
+    ) -> Vec<Arc<Subscription>> {
+        let mut subs = self.subs.lock();
+        self.store_permissions(permissions.clone());
+        let Some(perms) = permissions else {
+            return Vec::new();
+        };
+        let denied: Vec<Bytes> = subs
+            .iter()
+            .filter(|(_, s)| !perms.subscribe.allows_pattern(&s.subject))
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        denied.iter().filter_map(|sid| subs.remove(sid)).collect()
+    }
+
+    /// Applies a reloaded `max_pending` to this connection.
+    pub fn set_max_pending(&self, max_pending: usize) {
+        self.max_pending.store(max_pending, Ordering::Relaxed);
     }
 
     /// Whether it was cut off as a slow consumer.
@@ -330,7 +393,11 @@ impl ClientState {
     /// Checks and filters a delivery against the client's subscribe deny list, and records
     /// reply rights. Returns false when the message must not be delivered.
     fn admit(&self, sub: &Subscription, msg: &Message) -> bool {
-        let Some(perms) = self.permissions() else {
+        if !self.restricted.load(Ordering::Acquire) {
+            return true;
+        }
+        let perms = self.permissions();
+        let Some(perms) = &*perms else {
             return true;
         };
         if perms.denies_delivery(sub, &msg.subject) {
@@ -394,7 +461,8 @@ impl Sink for ClientState {
             }
             // Room for the control line, the body and its CRLF.
             let needed = total + msg.subject.len() + sub.sid.len() + 64;
-            if out.pending > 0 && out.pending + needed > self.max_pending {
+            let max_pending = self.max_pending.load(Ordering::Relaxed);
+            if out.pending > 0 && out.pending + needed > max_pending {
                 self.slow_consumer(&mut out);
                 drop(out);
                 self.close(CloseReason::SlowConsumerPendingBytes, false);

@@ -14,7 +14,7 @@ use tracing::{debug, trace};
 
 use super::client::{ClientState, CloseReason, ConnectOptions};
 use super::outbound::{WriteError, write_batch};
-use crate::auth::{Credentials, NkeyProof};
+use crate::auth::{Authenticator, SavedCredentials, SavedNkey};
 use crate::core::message::Message;
 use crate::core::router::{Publisher, Subscription};
 use crate::core::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
@@ -39,11 +39,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let writer_task = tokio::spawn(write_loop(
-        client.clone(),
-        writer,
-        shared.config.nats.write_deadline,
-    ));
+    let writer_task = tokio::spawn(write_loop(client.clone(), writer, shared.clone()));
     let mut conn = Connection::new(shared.clone(), client.clone());
     conn.read_loop(reader).await;
     conn.cleanup();
@@ -93,17 +89,19 @@ impl Connection {
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
-        let cfg = &self.shared.config.nats;
-        let mut decoder = Decoder::new(cfg.max_control_line, cfg.max_payload);
+        let (mut decoder, mut ping_interval, auth_timeout) = {
+            let cfg = &self.shared.config().nats;
+            let decoder = Decoder::new(cfg.max_control_line, cfg.max_payload);
+            (decoder, cfg.ping_interval, cfg.auth_timeout)
+        };
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
-        let ping_interval = cfg.ping_interval;
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
-        let auth_required = self.shared.auth.required();
-        let auth_deadline = tokio::time::sleep(cfg.auth_timeout);
+        let mut ping = ping_timer(ping_interval);
+        let auth_required = self.shared.auth().required();
+        let auth_deadline = tokio::time::sleep(auth_timeout);
         tokio::pin!(auth_deadline);
         let closing = self.client.closing.clone();
+        let mut reloads = self.shared.reloads();
         loop {
             // Big payloads reserve what they need; otherwise read `read_size` at a time.
             let want = decoder.bytes_needed().unwrap_or(0).max(read_size);
@@ -113,6 +111,18 @@ impl Connection {
             tokio::select! {
                 biased;
                 _ = closing.cancelled() => return,
+                // Before the read: ops that arrive after a reload get its limits.
+                Ok(()) = reloads.changed() => {
+                    // Limits a reload changed apply to open connections too, as in
+                    // nats-server.
+                    let cfg = &self.shared.config().nats;
+                    decoder.set_max_payload(cfg.max_payload);
+                    decoder.set_max_control_line(cfg.max_control_line);
+                    if cfg.ping_interval != ping_interval {
+                        ping_interval = cfg.ping_interval;
+                        ping = ping_timer(ping_interval);
+                    }
+                }
                 read = reader.read_buf(&mut buf) => match read {
                     Ok(0) => {
                         self.client.close(CloseReason::ClientClosed, false);
@@ -206,7 +216,7 @@ impl Connection {
     }
 
     async fn apply(&mut self, op: ClientOp) -> Flow {
-        if !self.connected && self.shared.auth.required() && !matches!(op, ClientOp::Connect(_)) {
+        if !self.connected && self.shared.auth().required() && !matches!(op, ClientOp::Connect(_)) {
             return self.auth_violation();
         }
         match op {
@@ -287,7 +297,19 @@ impl Connection {
             return Flow::Close;
         }
         if !self.connected {
-            let identity = match self.authenticate(&opts).await {
+            let credentials = SavedCredentials {
+                user: opts.user.clone(),
+                pass: opts.pass.clone(),
+                token: opts.auth_token.clone(),
+                certificate: self.client.certificate_names.get().cloned(),
+                nkey: opts.nkey.clone().map(|public_key| SavedNkey {
+                    public_key,
+                    signature: opts.sig.clone().unwrap_or_default(),
+                    nonce: self.client.nonce.clone().unwrap_or_default(),
+                }),
+            };
+            let auth = Arc::clone(&*self.shared.auth());
+            let identity = match authenticate(&auth, &credentials).await {
                 Some(id) => id,
                 None => {
                     debug!(cid = self.client.id, user = %presented_as(&opts), "Authentication failed.");
@@ -297,8 +319,18 @@ impl Connection {
             if let Some(user) = &identity.user {
                 debug!(cid = self.client.id, %user, "Client authenticated.");
             }
-            self.client.set_identity(identity);
+            self.client.set_identity(identity, credentials);
             self.connected = true;
+            // A reload that replaced the authenticator meanwhile may have missed this
+            // client: check it against the new one (see `reload::recheck_client`).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let now = Arc::clone(&*self.shared.auth());
+            if !Arc::ptr_eq(&auth, &now) {
+                crate::reload::recheck_client(&self.shared, &self.client, &auth, &now);
+                if self.client.close_reason().is_some() {
+                    return Flow::Close;
+                }
+            }
         }
         self.client.set_headers(opts.headers);
         self.publisher.set_echo(opts.echo);
@@ -313,38 +345,6 @@ impl Connection {
         Flow::Continue
     }
 
-    async fn authenticate(&self, opts: &ConnectOptions) -> Option<crate::auth::Identity> {
-        let shared = self.shared.clone();
-        let (user, pass, token) = (
-            opts.user.clone(),
-            opts.pass.clone(),
-            opts.auth_token.clone(),
-        );
-        let certificate = self.client.certificate_names.get().cloned();
-        let (nkey, sig) = (opts.nkey.clone(), opts.sig.clone());
-        let nonce = self.client.nonce.clone();
-        let check = move || {
-            let nkey = nkey.as_deref().map(|public_key| NkeyProof {
-                public_key,
-                signature: sig.as_deref().unwrap_or(""),
-                nonce: nonce.as_deref().unwrap_or(""),
-            });
-            shared.auth.authenticate(Credentials {
-                user: user.as_deref(),
-                pass: pass.as_deref(),
-                token: token.as_deref(),
-                certificate: certificate.as_deref(),
-                nkey,
-            })
-        };
-        if self.shared.auth.is_expensive() {
-            // bcrypt takes tens of milliseconds: keep it off the I/O threads.
-            tokio::task::spawn_blocking(check).await.ok().flatten()
-        } else {
-            check()
-        }
-    }
-
     fn publish(
         &mut self,
         subject: Bytes,
@@ -356,7 +356,8 @@ impl Connection {
             self.client.send_err("Invalid Publish Subject");
             return Flow::Continue;
         }
-        if let Some(perms) = self.client.permissions()
+        let perms = self.client.permissions();
+        if let Some(perms) = &*perms
             && !perms.publish_unrestricted()
             && !self.client.may_publish(perms, &subject)
         {
@@ -364,6 +365,7 @@ impl Connection {
             self.client.send_err(&text);
             return Flow::Continue;
         }
+        drop(perms);
         let msg = Message {
             subject,
             reply,
@@ -453,29 +455,32 @@ impl Connection {
             self.client.send_err("Invalid Subject");
             return Flow::Continue;
         }
-        // Like nats-server, no client may join the internal `_sys_` queue group.
-        let denied = match self.client.permissions() {
-            Some(perms) => !perms.subscribe.allows_pattern(&subject),
-            None => false,
-        };
-        if denied || queue.as_deref() == Some(b"_sys_") {
-            let text = match &queue {
-                Some(q) => format!(
-                    "Permissions Violation for Subscription to {} using queue {}",
-                    quote(&subject),
-                    quote(q)
-                ),
-                None => format!(
-                    "Permissions Violation for Subscription to {}",
-                    quote(&subject)
-                ),
-            };
-            self.client.send_err(&text);
-            return Flow::Continue;
-        }
-        let max_subs = self.shared.config.nats.max_subscriptions;
+        let max_subs = self.shared.config().nats.max_subscriptions;
         {
             let mut subs = self.client.subs.lock();
+            // Checked under the lock a reload holds while it replaces permissions (see
+            // `ClientState::replace_permissions`). Like nats-server, no client may join the
+            // internal `_sys_` queue group.
+            let denied = match &*self.client.permissions() {
+                Some(perms) => !perms.subscribe.allows_pattern(&subject),
+                None => false,
+            };
+            if denied || queue.as_deref() == Some(b"_sys_") {
+                drop(subs);
+                let text = match &queue {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to {} using queue {}",
+                        quote(&subject),
+                        quote(q)
+                    ),
+                    None => format!(
+                        "Permissions Violation for Subscription to {}",
+                        quote(&subject)
+                    ),
+                };
+                self.client.send_err(&text);
+                return Flow::Continue;
+            }
             if subs.get(&sid).is_some_and(|s| !s.is_closed()) {
                 // nats-server keeps the existing subscription for a repeated sid.
                 drop(subs);
@@ -533,7 +538,7 @@ impl Connection {
         if self.last_in.elapsed() < interval && self.pings_out == 0 {
             return Flow::Continue;
         }
-        if self.pings_out + 1 > self.shared.config.nats.max_pings_out {
+        if self.pings_out + 1 > self.shared.config().nats.max_pings_out {
             debug!(cid = self.client.id, "Stale client connection, closing.");
             self.client.send_err("Stale Connection");
             self.client.close(CloseReason::StaleConnection, true);
@@ -583,13 +588,38 @@ fn presented_as(opts: &ConnectOptions) -> String {
     }
 }
 
+/// Checks `credentials`; bcrypt runs off the I/O threads.
+async fn authenticate(
+    auth: &Arc<Authenticator>,
+    credentials: &SavedCredentials,
+) -> Option<crate::auth::Identity> {
+    if !auth.is_expensive() {
+        return auth.authenticate(credentials.as_credentials());
+    }
+    // bcrypt takes tens of milliseconds: keep it off the I/O threads.
+    let (auth, credentials) = (auth.clone(), credentials.clone());
+    tokio::task::spawn_blocking(move || auth.authenticate(credentials.as_credentials()))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The ping timer: first tick one interval from now.
+fn ping_timer(interval: Duration) -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + interval, interval)
+}
+
 /// `"subject"` as Go's %q prints it for the plain ASCII subjects NATS allows.
-fn quote(b: &[u8]) -> String {
+pub(crate) fn quote(b: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(b))
 }
 
 /// Drains the outbound queue to the socket until the connection closes.
-async fn write_loop<W: AsyncWrite + Unpin>(client: Arc<ClientState>, mut w: W, deadline: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    client: Arc<ClientState>,
+    mut w: W,
+    shared: Arc<Shared>,
+) {
     let mut chunks = Vec::new();
     // Starts empty: the first swap takes over the outbound buffer's allocation.
     let mut buf = BytesMut::new();
@@ -609,6 +639,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(client: Arc<ClientState>, mut w: W, d
             if chunks.is_empty() && buf.is_empty() {
                 break;
             }
+            // Read per batch: a reload may change it.
+            let deadline = shared.config().nats.write_deadline;
             match write_batch(&mut w, &mut chunks, &mut buf, deadline).await {
                 Ok(n) => {
                     let mut out = client.out.lock();

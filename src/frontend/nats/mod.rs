@@ -87,7 +87,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: Cancell
 
 async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    if let Some(acceptor) = shared.tls.get().cloned() {
+    if let Some(acceptor) = shared.tls.load_full() {
         return handle_tls(shared, acceptor, stream, addr).await;
     }
     let (reader, writer) = stream.into_split();
@@ -98,12 +98,12 @@ async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
 /// connection runs over TLS.
 async fn handle_tls(
     shared: Arc<Shared>,
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Arc<tokio_rustls::TlsAcceptor>,
     mut stream: TcpStream,
     addr: SocketAddr,
 ) {
     let Some((timeout, map_certificate)) =
-        (shared.config.nats.tls.as_ref()).map(|t| (t.timeout, t.verify_and_map))
+        (shared.config().nats.tls.as_ref()).map(|t| (t.timeout, t.verify_and_map))
     else {
         return;
     };
@@ -189,7 +189,7 @@ pub fn register(shared: &Arc<Shared>, addr: SocketAddr, websocket: bool) -> Arc<
 /// A nonce for a new connection's INFO when nkey users may sign one (nats-server sends none
 /// otherwise).
 fn new_nonce(shared: &Shared) -> Option<String> {
-    shared.auth.nonce_required().then(crate::auth::new_nonce)
+    shared.auth().nonce_required().then(crate::auth::new_nonce)
 }
 
 /// [`register`] with a given id and nonce; `send_info` false when the INFO already went out
@@ -209,7 +209,7 @@ fn register_as(
     let client = Arc::new(ClientState::new(
         id,
         addr,
-        shared.config.nats.max_pending,
+        shared.config().nats.max_pending,
         websocket,
         nonce,
     ));
@@ -219,7 +219,7 @@ fn register_as(
     }
     let over_limit = !shared
         .clients
-        .insert(client.clone(), shared.config.nats.max_connections);
+        .insert(client.clone(), shared.config().nats.max_connections);
     if over_limit {
         client.send_err("maximum connections exceeded");
         client.close(CloseReason::MaxConnectionsExceeded, true);
@@ -240,21 +240,22 @@ pub fn render_info(
     ldm: bool,
     websocket: bool,
 ) -> BytesMut {
-    let tls = shared.config.nats.tls.as_ref().filter(|_| !websocket);
+    let config = shared.config();
+    let tls = config.nats.tls.as_ref().filter(|_| !websocket);
     let listen = shared.nats_addr();
-    let host = shared.config.nats.host.clone();
+    let host = config.nats.host.clone();
     let info = ServerInfo {
         server_id: &shared.server_id,
-        server_name: &shared.config.server_name,
+        server_name: &config.server_name,
         version: NATS_COMPAT_VERSION,
         proto: 1,
         go: concat!("sluice-", env!("CARGO_PKG_VERSION")),
         host: &host,
-        port: listen.map_or(shared.config.nats.port, |a| a.port()),
+        port: listen.map_or(config.nats.port, |a| a.port()),
         headers: true,
-        max_payload: shared.config.nats.max_payload,
+        max_payload: config.nats.max_payload,
         jetstream: shared.jetstream_available(),
-        auth_required: shared.auth.required(),
+        auth_required: shared.auth().required(),
         client_id,
         client_ip: addr.ip().to_string(),
         ldm,

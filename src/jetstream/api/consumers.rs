@@ -387,7 +387,7 @@ pub fn consumer_info(js: &JetStream, c: &Consumer) -> ConsumerInfo {
         num_redelivered: s.num_redelivered,
         num_waiting: s.num_waiting,
         num_pending: s.num_pending,
-        cluster: Some(ClusterInfo::standalone(&js.shared.config.server_name)),
+        cluster: Some(ClusterInfo::standalone(&js.shared.config().server_name)),
         push_bound: s.push_bound,
         ts: format_time(now_nanos()),
         ..ConsumerInfo::default()

@@ -251,7 +251,7 @@ pub fn stream_info(
         config: stream.config().with_dynamic_metadata(NATS_COMPAT_VERSION),
         created: format_time(stream.created()),
         state,
-        cluster: Some(ClusterInfo::standalone(&js.shared.config.server_name)),
+        cluster: Some(ClusterInfo::standalone(&js.shared.config().server_name)),
         ts: format_time(now_nanos()),
         ..StreamInfo::default()
     }

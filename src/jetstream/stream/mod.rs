@@ -104,7 +104,7 @@ impl Stream {
     ) -> Result<Arc<Stream>, ApiError> {
         let config = &meta.config;
         let limits = store_limits(config);
-        let js = &shared.config.jetstream;
+        let js = &shared.config().jetstream;
         let (store, dir): (Arc<dyn MessageStore>, Option<PathBuf>) = match config.storage {
             StorageType::Memory => (Arc::new(MemoryStore::new(limits)), None),
             StorageType::File => {

@@ -15,7 +15,10 @@
 //!
 //! Authentication is that of the other routes (`Authorization` on the upgrade request) plus
 //! what a browser can send on a WebSocket: `?token=`, `?user=&pass=`, or the `sluice_token`
-//! cookie. Origins are checked as for `/nats`.
+//! cookie. Origins are checked as for `/nats`. A reload (SIGHUP) re-checks the socket like a
+//! NATS connection: revoked credentials close it (1008 `Authorization Violation`), and a
+//! subscription no longer allowed is removed with an `error` frame (403, nats-server's
+//! `Permissions Violation for Subscription to "x" (sid "n")`) then `unsubscribed`.
 //!
 //! Deliveries and answers share one bounded queue per socket, drained by a writer task.
 //! Subscriptions enqueue without waiting; when the queue is full the socket is a slow
@@ -50,7 +53,7 @@ use utoipa::IntoParams;
 
 use self::frames::{ClientOp, Outbound, ServerFrame, parse};
 use super::SubscriptionGuard;
-use super::auth::{UpgradeCredentials, check_publish, check_subscribe, identify_upgrade};
+use super::auth::{UpgradeCredentials, check_publish, check_subscribe, session_upgrade};
 use super::problem::{ApiError, Problem, ProblemKind};
 use super::publish::{check_length, check_literal, route};
 use super::queue_sink::QueueSink;
@@ -62,6 +65,7 @@ use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
 use crate::frontend::websocket::check_origin;
 use crate::plugin::Protocol;
+use crate::reload::Session;
 use crate::server::Shared;
 
 /// Frames queued per socket before it is a slow consumer.
@@ -123,7 +127,7 @@ pub async fn upgrade(
     params: Result<Query<WsParams>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if let Err(why) = check_origin(&shared.config.websocket, &headers) {
+    if let Err(why) = check_origin(&shared.config().websocket, &headers) {
         return Err(ApiError::new(ProblemKind::Forbidden, why));
     }
     let Query(params) = params?;
@@ -132,14 +136,14 @@ pub async fn upgrade(
         user: params.user,
         pass: params.pass,
     };
-    let identity = identify_upgrade(&shared, &headers, creds).await?;
+    let session = session_upgrade(&shared, &headers, creds).await?;
     let ws = ws.map_err(|e| ApiError::new(ProblemKind::BadRequest, e.body_text()))?;
     // Room for a max_payload message as base64 plus its JSON envelope and headers.
-    let limit = shared.config.nats.max_payload * 2 + 64 * 1024;
+    let limit = shared.config().nats.max_payload * 2 + 64 * 1024;
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| run(shared, identity, socket)))
+        .on_upgrade(move |socket| run(shared, session, socket)))
 }
 
 /// What the writer task sends; messages are serialized there, off the publisher's path.
@@ -161,7 +165,8 @@ fn wrap_delivery(sub: &Subscription, msg: &Message) -> Outgoing {
 /// One socket's state. Dropping it unsubscribes everything and aborts pending requests.
 struct Conn {
     shared: Arc<Shared>,
-    identity: Identity,
+    /// Who the socket is; a reload may change what it may do.
+    session: Arc<Session>,
     client_id: u64,
     sink: Arc<WsSink>,
     subs: HashMap<String, SubscriptionGuard>,
@@ -169,10 +174,10 @@ struct Conn {
     requests: JoinSet<()>,
 }
 
-async fn run(shared: Arc<Shared>, identity: Identity, socket: WebSocket) {
+async fn run(shared: Arc<Shared>, session: Arc<Session>, socket: WebSocket) {
     let (ws_tx, mut ws_rx) = socket.split();
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let sink = Arc::new(WsSink::new(tx, identity.permissions.clone(), wrap_delivery));
+    let sink = Arc::new(WsSink::new(tx, session.clone(), wrap_delivery));
     let close = sink.close.clone();
     let heard = Arc::new(AtomicBool::new(true));
     let writer = tokio::spawn(write_loop(
@@ -181,11 +186,12 @@ async fn run(shared: Arc<Shared>, identity: Identity, socket: WebSocket) {
         rx,
         sink.clone(),
         heard.clone(),
+        session.revoked().clone(),
     ));
     let mut conn = Conn {
         client_id: shared.next_client_id(),
         shared,
-        identity,
+        session: session.clone(),
         sink,
         subs: HashMap::new(),
         next_sid: 1,
@@ -195,6 +201,12 @@ async fn run(shared: Arc<Shared>, identity: Identity, socket: WebSocket) {
     loop {
         let frame = tokio::select! {
             _ = close.cancelled() => break,
+            // The writer says why (1008 Authorization Violation).
+            _ = session.revoked().cancelled() => break,
+            _ = session.changed() => {
+                conn.recheck().await;
+                continue;
+            }
             Some(_) = conn.requests.join_next(), if !conn.requests.is_empty() => continue,
             frame = ws_rx.next() => frame,
         };
@@ -243,7 +255,7 @@ impl Conn {
                 }
                 None => Err((404, format!("no subscription with sid \"{sid}\""))),
             },
-            ClientOp::Publish(out) => publish(&self.shared, &self.identity, &out)
+            ClientOp::Publish(out) => publish(&self.shared, &self.session.identity(), &out)
                 .map(|delivered| ServerFrame::Published {
                     id: id.clone(),
                     delivered,
@@ -280,7 +292,7 @@ impl Conn {
         {
             return Err((400, format!("\"{q}\" is not a valid queue group")));
         }
-        check_subscribe(&self.identity, &subject).map_err(api)?;
+        check_subscribe(&self.session.identity(), &subject).map_err(api)?;
         let sid = self.next_sid.to_string();
         self.next_sid += 1;
         let sub = Subscription::new(
@@ -296,6 +308,32 @@ impl Conn {
         Ok(ServerFrame::Subscribed { id, sid })
     }
 
+    /// After a reload changed the socket's permissions: removes each subscription they no
+    /// longer allow and tells the client, as nats-server tells a NATS client.
+    async fn recheck(&mut self) {
+        let identity = Arc::clone(&*self.session.identity());
+        let denied: Vec<(String, String)> = self
+            .subs
+            .iter()
+            .map(|(sid, g)| {
+                (
+                    sid.clone(),
+                    String::from_utf8_lossy(&g.subject()).into_owned(),
+                )
+            })
+            .filter(|(_, subject)| check_subscribe(&identity, subject).is_err())
+            .collect();
+        for (sid, subject) in denied {
+            if let Some(guard) = self.subs.remove(&sid) {
+                guard.unsubscribe();
+            }
+            let text =
+                format!("Permissions Violation for Subscription to {subject:?} (sid {sid:?})");
+            self.send(error_frame(None, 403, text)).await;
+            self.send(ServerFrame::Unsubscribed { id: None, sid }).await;
+        }
+    }
+
     /// Checks and routes a request now; the wait for its reply runs as a task of this socket.
     fn start_request(
         &mut self,
@@ -308,10 +346,11 @@ impl Conn {
         }
         let wait = timeout(timeout_ms).map_err(api)?;
         let inbox = new_inbox();
-        check_subscribe(&self.identity, &inbox).map_err(api)?;
+        let identity = Arc::clone(&*self.session.identity());
+        check_subscribe(&identity, &inbox).map_err(api)?;
         let msg = build(
             &self.shared,
-            &self.identity,
+            &identity,
             &out,
             Some(Bytes::from(inbox.clone())),
         )
@@ -327,7 +366,7 @@ impl Conn {
         let guard =
             SubscriptionGuard::subscribe(&self.shared, sub).map_err(|e| (400, e.to_string()))?;
         let subject = String::from_utf8_lossy(&msg.subject).into_owned();
-        if route(&self.shared, Protocol::Websocket, &self.identity, msg).map_err(api)? == 0 {
+        if route(&self.shared, Protocol::Websocket, &identity, msg).map_err(api)? == 0 {
             return Err((503, format!("no subscriber matched \"{subject}\"")));
         }
         let tx = self.sink.tx.clone();
@@ -374,7 +413,7 @@ fn build(
     let bad = |e: String| ApiError::new(ProblemKind::BadRequest, e);
     let headers = out.header_block().map_err(bad)?;
     let payload = out.payload_bytes().map_err(bad)?;
-    let max = shared.config.nats.max_payload;
+    let max = shared.config().nats.max_payload;
     if headers.as_ref().map_or(0, Bytes::len) + payload.len() > max {
         return Err(ApiError::new(
             ProblemKind::TooLarge,
@@ -411,8 +450,9 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Outgoing>,
     sink: Arc<WsSink>,
     heard: Arc<AtomicBool>,
+    revoked: tokio_util::sync::CancellationToken,
 ) {
-    let deadline = shared.config.nats.write_deadline;
+    let deadline = shared.config().nats.write_deadline;
     let shutdown = shared.shutdown_token().clone();
     let mut ticker = tokio::time::interval(PING_INTERVAL);
     ticker.tick().await;
@@ -422,6 +462,7 @@ async fn write_loop(
         let out = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Some((close_code::AWAY, "Server Shutdown")),
+            _ = revoked.cancelled() => break Some((close_code::POLICY, "Authorization Violation")),
             _ = sink.close.cancelled() => {
                 break sink.slow.load(Ordering::Acquire).then_some(slow);
             }
