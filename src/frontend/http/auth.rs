@@ -5,7 +5,14 @@
 //! users. They are checked by the same [`Authenticator`](crate::auth::Authenticator) as NATS
 //! clients, and the resulting permissions apply exactly as they do over NATS. Without auth
 //! configured every request is allowed.
+//!
+//! Every authenticated route is also where `[api] rate_limit` charges the request: to the
+//! user it authenticated as, to the token holder under token auth, and to the client IP when
+//! anonymous or when authentication failed (so guessing passwords is rate limited too, and a
+//! stranger can never use up a real user's budget). Over the budget the answer is 429 with
+//! `Retry-After`, whatever the credentials.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -14,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::problem::{ApiError, ProblemKind};
 use crate::auth::{Credentials, Identity};
+use crate::frontend::limits::RateKey;
 use crate::server::Shared;
 
 const BEARER_CHALLENGE: &str = "Bearer realm=\"sluice\"";
@@ -27,9 +35,14 @@ struct Presented {
     token: Option<String>,
 }
 
-/// Authenticates a request; `Ok` holds the identity whose permissions apply.
-pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    identify_with(shared, headers, None).await
+/// Authenticates a request from `peer` and charges it to the rate limit; `Ok` holds the
+/// identity whose permissions apply.
+pub async fn identify(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Identity, ApiError> {
+    identify_with(shared, headers, None, peer).await
 }
 
 /// Authenticates a read-only request (an SSE stream, the stats): the `Authorization` header,
@@ -38,12 +51,13 @@ pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Ident
 pub async fn identify_read(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
+    peer: SocketAddr,
 ) -> Result<Identity, ApiError> {
     let cookie = token_cookie(headers).map(|token| Presented {
         token: Some(token),
         ..Presented::default()
     });
-    identify_with(shared, headers, cookie).await
+    identify_with(shared, headers, cookie, peer).await
 }
 
 /// Credentials a browser can send on a WebSocket upgrade, which cannot carry an
@@ -67,6 +81,7 @@ pub async fn identify_upgrade(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     query: UpgradeCredentials,
+    peer: SocketAddr,
 ) -> Result<Identity, ApiError> {
     let presented = if query.token.is_some() || query.user.is_some() || query.pass.is_some() {
         Some(Presented {
@@ -80,11 +95,37 @@ pub async fn identify_upgrade(
             ..Presented::default()
         })
     };
-    identify_with(shared, headers, presented).await
+    identify_with(shared, headers, presented, peer).await
+}
+
+/// Authenticates, then charges the request to the rate limit (see the module docs).
+async fn identify_with(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    fallback: Option<Presented>,
+    peer: SocketAddr,
+) -> Result<Identity, ApiError> {
+    let identity = authenticate(shared, headers, fallback).await;
+    charge(shared, identity.as_ref().ok(), peer)?;
+    identity
+}
+
+/// Charges one request to `[api] rate_limit`; `identity` is `None` when authentication
+/// failed. A 429 when the budget is used up.
+pub fn charge(
+    shared: &Shared,
+    identity: Option<&Identity>,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
+    let key = RateKey::of(shared.auth.required(), identity, peer.ip());
+    shared
+        .api_limits
+        .check(&key)
+        .map_err(ApiError::rate_limited)
 }
 
 /// The `Authorization` header wins; `fallback` is used only without one.
-async fn identify_with(
+async fn authenticate(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     fallback: Option<Presented>,
