@@ -3,8 +3,9 @@
 //! burst, keyed by the authenticated user or, for anonymous access, the client IP.
 //!
 //! The rate limiter is governor's keyed GCRA: one small state per key, no timer task; keys
-//! whose budget has refilled are dropped every [`PRUNE_EVERY`] checks, so memory follows the
-//! number of recently active clients, not of all clients ever seen.
+//! whose budget has refilled are dropped after as many checks as there are keys (at least
+//! [`PRUNE_EVERY`]), so memory follows the number of recently active clients, not of all
+//! clients ever seen, and pruning costs each check O(1) on average.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -20,7 +21,7 @@ use rustc_hash::FxHashMap;
 use crate::auth::Identity;
 use crate::config::RateLimit;
 
-/// Rate checks between two prunings of refilled keys.
+/// The fewest rate checks between two prunings of refilled keys.
 const PRUNE_EVERY: u64 = 1024;
 
 /// Whose budget a request is charged to.
@@ -72,6 +73,8 @@ pub struct ListenerLimits {
     open: Mutex<FxHashMap<IpAddr, usize>>,
     rate: Option<(RateLimit, DefaultKeyedRateLimiter<RateKey>)>,
     checks: AtomicU64,
+    /// The check count at which refilled keys are pruned next.
+    next_prune: AtomicU64,
     refused_connections: AtomicU64,
     rate_limited: AtomicU64,
 }
@@ -96,6 +99,7 @@ impl ListenerLimits {
             open: Mutex::new(FxHashMap::default()),
             rate,
             checks: AtomicU64::new(0),
+            next_prune: AtomicU64::new(PRUNE_EVERY),
             refused_connections: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
         })
@@ -139,8 +143,12 @@ impl ListenerLimits {
         let Some((_, limiter)) = &self.rate else {
             return Ok(());
         };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+        let checks = self.checks.fetch_add(1, Ordering::Relaxed) + 1;
+        if checks == self.next_prune.load(Ordering::Relaxed) {
             limiter.retain_recent();
+            let keys = u64::try_from(limiter.len()).unwrap_or(u64::MAX);
+            let next = checks.saturating_add(keys.max(PRUNE_EVERY));
+            self.next_prune.store(next, Ordering::Relaxed);
         }
         limiter.check_key(key).map_err(|not_until| {
             self.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -245,6 +253,24 @@ mod tests {
         assert_eq!(limited.retry_after_secs(), 2);
         assert_eq!(limits.check(&RateKey::User("bob".into())), Ok(()));
         assert_eq!(limits.rate_limited(), 1);
+    }
+
+    #[test]
+    fn refilled_keys_are_pruned() {
+        let rate = RateLimit {
+            requests_per_second: 1_000_000.0,
+            burst: 1,
+        };
+        let limits = ListenerLimits::new("api", 0, Some(rate));
+        for i in 0..PRUNE_EVERY - 1 {
+            let _ = limits.check(&RateKey::User(i.to_string()));
+        }
+        let (_, limiter) = limits.rate.as_ref().unwrap();
+        assert_eq!(limiter.len() as u64, PRUNE_EVERY - 1);
+        // A microsecond per request: every key has long refilled by the next check.
+        std::thread::sleep(Duration::from_millis(5));
+        let _ = limits.check(&RateKey::Token);
+        assert!(limiter.len() <= 1, "{} keys left", limiter.len());
     }
 
     #[test]
