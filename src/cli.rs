@@ -635,7 +635,7 @@ mod tests {
             assert_eq!(c.monitor, Some(MonitorConfig { host: "0.0.0.0".into(), port: 8222, tls: None }));
         });
         each_spelling(&["api_port"], "9090", |c| {
-            assert_eq!(c.api, Some(ApiConfig { host: "0.0.0.0".into(), port: 9090, tls: None }));
+            assert_eq!(c.api, Some(ApiConfig { host: "0.0.0.0".into(), port: 9090, tls: None, max_connections_per_ip: 0, rate_limit: None }));
         });
         each_spelling(&["api_port"], "-1", |c| assert_eq!(c.api.as_ref().map(|a| a.port), Some(0)));
         each_spelling(&["api_port"], "0", |c| assert_eq!(c.api, None));
@@ -742,10 +742,15 @@ mod tests {
                 tls: None,
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222, tls: None }),
-            websocket: Default::default(),
+            // Frames and messages up to twice max_payload plus 64 KiB.
+            websocket: crate::config::WebSocketConfig {
+                max_frame_size: 196_608,
+                max_message_size: 196_608,
+                ..Default::default()
+            },
             plugins: Default::default(),
             upstream: None,
-            api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081, tls: None }),
+            api: Some(ApiConfig { host: "127.0.0.3".into(), port: 8081, tls: None, max_connections_per_ip: 0, rate_limit: None }),
             jetstream: JetStreamConfig { enabled: true, store_dir: "/tmp/sluice".into(), sync_interval: Some(Duration::from_secs(120)) },
             auth: AuthConfig {
                 token: None,

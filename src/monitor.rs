@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::frontend::limits::ListenerLimits;
 use crate::frontend::nats::client::ClientState;
 use crate::server::{NATS_COMPAT_VERSION, Shared};
 
@@ -28,7 +29,7 @@ pub async fn serve(
     tls: Option<crate::frontend::tls::HttpTls>,
     shutdown: CancellationToken,
 ) {
-    crate::frontend::tls::serve_http(listener, tls, router(shared), shutdown).await;
+    crate::frontend::accept::serve_http(listener, tls, None, router(shared), shutdown).await;
 }
 
 /// The monitoring routes (public so tests can drive them without a socket).
@@ -167,7 +168,68 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "subscriptions": shared.router.subscription_count(),
         "jetstream": varz_jetstream(&shared),
         "upstream": varz_upstream(&shared),
+        "websocket": varz_websocket(&shared),
+        "api": varz_api(&shared),
     }))
+}
+
+/// The limits of an HTTP listener, and what they refused since start.
+fn varz_limits(limits: &ListenerLimits) -> serde_json::Value {
+    serde_json::json!({
+        "max_connections_per_ip": limits.max_connections_per_ip(),
+        "rate_limit": limits.rate_limit().map(|r| serde_json::json!({
+            "requests_per_second": r.requests_per_second,
+            "burst": r.burst,
+        })),
+        "refused_connections": limits.refused_connections(),
+        "rate_limited": limits.rate_limited(),
+    })
+}
+
+/// The `websocket` block of `/varz`: nats-server's fields (host and port are 0 and empty
+/// without a dedicated listener), plus the frame and message sizes (which also apply to
+/// `/nats` and `/v1/ws`) and the dedicated listener's limits.
+fn varz_websocket(shared: &Shared) -> serde_json::Value {
+    let config = shared.config();
+    let ws = &config.websocket;
+    let mut block = varz_limits(&shared.websocket_limits);
+    let listener = ws.listener.as_ref();
+    let fields = serde_json::json!({
+        "host": listener.map(|l| l.host.clone()).unwrap_or_default(),
+        "port": shared.websocket_addr().map_or(0, |a| a.port()),
+        "no_tls": listener.is_none_or(|l| l.tls.is_none()),
+        "same_origin": ws.same_origin,
+        "allowed_origins": ws.allowed_origins,
+        "compression": ws.compression,
+        "max_frame_size": ws.max_frame_size,
+        "max_message_size": ws.max_message_size,
+    });
+    merge(&mut block, fields);
+    block
+}
+
+/// The `api` block of `/varz` (sluice's own): the gateway API listener and its limits;
+/// `null` when the API is off.
+fn varz_api(shared: &Shared) -> serde_json::Value {
+    let config = shared.config();
+    let Some(api) = &config.api else {
+        return serde_json::Value::Null;
+    };
+    let mut block = varz_limits(&shared.api_limits);
+    let fields = serde_json::json!({
+        "host": api.host,
+        "port": shared.api_addr().map_or(api.port, |a| a.port()),
+        "tls": api.tls.is_some(),
+    });
+    merge(&mut block, fields);
+    block
+}
+
+/// Adds the fields of `more` to the object `into`.
+fn merge(into: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(into), serde_json::Value::Object(more)) = (into.as_object_mut(), more) {
+        into.extend(more);
+    }
 }
 
 /// The `upstream` block of `/varz` (sluice's own): the cluster this gateway fronts, `null`
@@ -548,6 +610,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "Resident memory size in bytes.",
         resident_memory() as f64,
     );
+    listener_metrics(&mut out, &[&shared.api_limits, &shared.websocket_limits]);
     if let Some(js) = shared.jetstream.get() {
         crate::jetstream::monitor::metrics(js, &mut out);
     }
@@ -568,6 +631,32 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// A counter family of the listeners: name, help, and how to read it off one listener.
+type ListenerCounter = (&'static str, &'static str, fn(&ListenerLimits) -> u64);
+
+/// Refusals of the HTTP listeners' limits, one series per listener.
+fn listener_metrics(out: &mut String, listeners: &[&ListenerLimits]) {
+    let families: [ListenerCounter; 2] = [
+        (
+            "sluice_http_connections_refused_total",
+            "Connections refused with 429 because their client IP held max_connections_per_ip.",
+            ListenerLimits::refused_connections,
+        ),
+        (
+            "sluice_http_rate_limited_total",
+            "Requests and WebSocket upgrades refused with 429 by rate_limit.",
+            ListenerLimits::rate_limited,
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for l in listeners {
+            let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
+        }
+    }
 }
 
 #[cfg(test)]

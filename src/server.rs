@@ -27,6 +27,7 @@ use tracing::info;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::core::router::Router;
+use crate::frontend::limits::ListenerLimits;
 use crate::frontend::nats::client::{ClientState, CloseReason};
 use crate::frontend::tls::HttpTls;
 use crate::jetstream::JetStream;
@@ -56,6 +57,10 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Server-wide counters.
     pub stats: ServerStats,
+    /// Limits of the API listener (`[api]`): connections per IP, requests per second.
+    pub api_limits: Arc<ListenerLimits>,
+    /// Limits of the dedicated WebSocket listener (`[websocket]`).
+    pub websocket_limits: Arc<ListenerLimits>,
     /// Wall-clock start time.
     pub started: SystemTime,
     /// Monotonic start time.
@@ -84,7 +89,18 @@ impl Shared {
     pub fn new(config: Config) -> Self {
         let auth = Authenticator::from_config(&config.auth);
         let plugins = Plugins::new(&config);
+        let api = config.api.as_ref();
+        let api_limits = ListenerLimits::new(
+            "api",
+            api.map_or(0, |a| a.max_connections_per_ip),
+            api.and_then(|a| a.rate_limit),
+        );
+        let ws = &config.websocket;
+        let websocket_limits =
+            ListenerLimits::new("websocket", ws.max_connections_per_ip, ws.rate_limit);
         Shared {
+            api_limits,
+            websocket_limits,
             plugins,
             config: ArcSwap::from_pointee(config),
             config_loaded: Mutex::new(SystemTime::now()),

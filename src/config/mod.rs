@@ -13,15 +13,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod api;
 mod auth;
+mod limits;
 mod plugins;
 mod tls;
 mod upstream;
 mod websocket;
+pub use api::ApiConfig;
 pub(crate) use auth::UserFile;
 pub use auth::{
     AuthConfig, NkeyUserConfig, Permissions, ResponsePermission, SubjectRule, UserConfig,
 };
+pub use limits::RateLimit;
 pub use plugins::{PluginsConfig, PreloadConfig, is_valid_on_error, is_valid_plugin_name};
 pub use tls::TlsConfig;
 pub use upstream::{UpstreamConfig, UpstreamTls};
@@ -29,7 +33,6 @@ pub use websocket::{WebSocketConfig, WebSocketListener};
 
 const DEFAULT_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 4222;
-const DEFAULT_API_PORT: u16 = 8080;
 /// nats-server's default `sync_interval` for file streams.
 const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
 const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
@@ -118,18 +121,6 @@ pub struct MonitorConfig {
     /// Port to bind; 0 asks the OS for a free port (`-m -1`).
     pub port: u16,
     /// HTTPS (`[monitor.tls]`); plain HTTP when `None`.
-    pub tls: Option<TlsConfig>,
-}
-
-/// The HTTP gateway API listener (publish, request, Server-Sent Events, OpenAPI). Unlike the
-/// monitor it is on by default: it is one of the three front-ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiConfig {
-    /// Address to bind; defaults to the NATS host, like the monitor.
-    pub host: String,
-    /// Port to bind; 0 asks the OS for a free port (`--api_port -1`).
-    pub port: u16,
-    /// HTTPS and WSS (`[api.tls]`); plain HTTP when `None`.
     pub tls: Option<TlsConfig>,
 }
 
@@ -244,7 +235,7 @@ pub(crate) struct FileConfig {
     pub(crate) websocket: websocket::WebSocketFile,
     pub(crate) plugins: plugins::PluginsFile,
     pub(crate) upstream: upstream::UpstreamFile,
-    pub(crate) api: ApiFile,
+    pub(crate) api: api::ApiFile,
     pub(crate) jetstream: JetStreamFile,
     pub(crate) auth: auth::AuthFile,
     pub(crate) logging: LoggingFile,
@@ -272,14 +263,6 @@ pub(crate) struct NatsFile {
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct MonitorFile {
-    host: Option<String>,
-    pub(crate) port: Option<i64>,
-    tls: tls::TlsFile,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct ApiFile {
     host: Option<String>,
     pub(crate) port: Option<i64>,
     tls: tls::TlsFile,
@@ -420,10 +403,10 @@ impl FileConfig {
                 port,
             }),
         };
-        let websocket = websocket::build(&mut p, self.websocket, &nats.host);
+        let websocket = websocket::build(&mut p, self.websocket, &nats);
         let plugins = plugins::build(&mut p, self.plugins);
         let upstream = upstream::build(&mut p, self.upstream, &server_name);
-        let api = build_api(&mut p, self.api, &nats.host);
+        let api = api::build(&mut p, self.api, &nats.host);
         let store_dir = self.jetstream.store_dir.unwrap_or_else(default_store_dir);
         if store_dir.as_os_str().is_empty() {
             p.add("jetstream.store_dir", "must not be empty");
@@ -616,24 +599,6 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         lame_duck_grace_period,
         tls: tls::build(p, "nats.tls", n.tls),
     }
-}
-
-/// The API is on unless its port is 0; -1 picks a free port. It binds the client host unless
-/// told otherwise, like the monitor.
-fn build_api(p: &mut Problems, f: ApiFile, nats_host: &str) -> Option<ApiConfig> {
-    if let Some(host) = &f.host {
-        p.host("api.host", host);
-    }
-    let port = match f.port {
-        None => Some(DEFAULT_API_PORT),
-        Some(0) => None,
-        Some(n) => p.port("api.port", n),
-    }?;
-    Some(ApiConfig {
-        host: f.host.unwrap_or_else(|| nats_host.to_string()),
-        port,
-        tls: tls::build(p, "api.tls", f.tls),
-    })
 }
 
 #[cfg(test)]

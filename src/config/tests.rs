@@ -128,6 +128,18 @@ fn each_validation_error_names_its_key() {
         (perms("subscribe = { deny = [\"a.>.b\"] }"), "auth.users[0].permissions.subscribe.deny[0]: invalid subject \"a.>.b\""),
         ("[auth.default_permissions]\npublish = \"a b\"".into(), "auth.default_permissions.publish.allow[0]: invalid subject \"a b\""),
         ("[auth.default_permissions]\nallow_responses = { expires = \"soon\" }".into(), "auth.default_permissions.allow_responses.expires: invalid duration \"soon\""),
+        ("[api]\nrate_limit = { burst = 5 }".into(), "api.rate_limit.requests_per_second: required"),
+        ("[api]\nrate_limit = { requests_per_second = 0 }".into(), "api.rate_limit.requests_per_second: must be greater than 0 and at most 1000000"),
+        ("[api]\nrate_limit = { requests_per_second = -1.5 }".into(), "api.rate_limit.requests_per_second: must be greater than 0"),
+        ("[api]\nrate_limit = { requests_per_second = nan }".into(), "api.rate_limit.requests_per_second: must be greater than 0"),
+        ("[api]\nrate_limit = { requests_per_second = 1e7 }".into(), "api.rate_limit.requests_per_second: must be greater than 0 and at most 1000000"),
+        ("[api]\nrate_limit = { requests_per_second = 5, burst = 0 }".into(), "api.rate_limit.burst: must be greater than 0"),
+        ("[websocket]\nrate_limit = { requests_per_second = 0.0 }".into(), "websocket.rate_limit.requests_per_second: must be greater than 0"),
+        ("[websocket]\nmax_frame_size = 0".into(), "websocket.max_frame_size: must be greater than 0"),
+        ("[websocket]\nmax_message_size = \"0KB\"".into(), "websocket.max_message_size: must be greater than 0"),
+        ("[websocket]\nmax_message_size = \"1GB\"".into(), "websocket.max_message_size: must be at most 134283264"),
+        ("[websocket]\nmax_frame_size = \"2MB\"\nmax_message_size = \"1MB\"".into(), "websocket.max_frame_size: must not exceed websocket.max_message_size (1048576)"),
+        ("[websocket]\nmax_frame_size = \"lots\"".into(), "websocket.max_frame_size: invalid size \"lots\""),
     ];
     for (toml, want) in cases {
         let e = err(&toml);
@@ -157,6 +169,10 @@ fn unknown_keys_and_bad_types_name_the_key_and_line() {
         ("[nats]\nport = \"x\"", "line 2, column 8: nats.port: invalid type: string \"x\", expected i64"),
         ("[nats]\nping_interval = true", "nats.ping_interval: invalid duration: expected integer seconds"),
         ("[nats]\nmax_payload = -5", "nats.max_payload: invalid size: expected integer bytes"),
+        ("[api]\nmax_connections_per_ip = -1", "api.max_connections_per_ip: invalid value: integer `-1`, expected u64"),
+        ("[websocket]\nmax_connections_per_ip = \"10\"", "websocket.max_connections_per_ip: invalid type: string \"10\", expected u64"),
+        ("[api]\nrate_limit = { rps = 1 }", "unknown field `rps`, expected `requests_per_second` or `burst`"),
+        ("[api]\nrate_limit = { requests_per_second = 1, burst = -2 }", "invalid value: integer `-2`, expected u32"),
         ("[nats\nport = 1", "config: line 1"),
     ];
     for (toml, want) in cases {
@@ -306,4 +322,41 @@ fn nkey_users_are_configured_and_checked() {
         assert!(e.contains(want), "{toml:?}\n  gave: {e}\n  want: {want}");
         assert!(!e.contains(&seed), "a seed is never echoed: {e}");
     }
+}
+
+#[test]
+#[rustfmt::skip]
+fn http_limits_are_off_unless_configured() {
+    let c = ok("");
+    let api = c.api.expect("api on");
+    assert_eq!((api.max_connections_per_ip, api.rate_limit), (0, None));
+    let ws = &c.websocket;
+    assert_eq!((ws.max_connections_per_ip, ws.rate_limit), (0, None));
+    // Twice max_payload plus 64 KiB: a largest message as base64 in a JSON frame.
+    assert_eq!((ws.max_frame_size, ws.max_message_size), ((2 << 20) + 65536, (2 << 20) + 65536));
+    let small = ok("[nats]\nmax_payload = 1000").websocket;
+    assert_eq!(small.max_message_size, 2000 + 65536, "follows max_payload");
+}
+
+#[test]
+#[rustfmt::skip]
+fn http_limits_are_read() {
+    let c = ok(r#"
+        [api]
+        max_connections_per_ip = 8
+        rate_limit = { requests_per_second = 2.5, burst = 10 }
+        [websocket]
+        max_connections_per_ip = 4
+        max_message_size = "256KiB"
+        rate_limit = { requests_per_second = 3 }
+    "#);
+    let api = c.api.expect("api on");
+    assert_eq!(api.max_connections_per_ip, 8);
+    assert_eq!(api.rate_limit, Some(RateLimit { requests_per_second: 2.5, burst: 10 }));
+    let ws = c.websocket;
+    assert_eq!(ws.max_connections_per_ip, 4);
+    assert_eq!(ws.rate_limit, Some(RateLimit { requests_per_second: 3.0, burst: 3 }), "a second's worth");
+    assert_eq!((ws.max_frame_size, ws.max_message_size), (256 << 10, 256 << 10), "frames up to the message size");
+    let tiny = ok("[api]\nrate_limit = { requests_per_second = 0.1 }").api.and_then(|a| a.rate_limit);
+    assert_eq!(tiny.map(|r| r.burst), Some(1), "at least one request");
 }

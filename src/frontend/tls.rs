@@ -1,29 +1,21 @@
 //! TLS (rustls): the server configuration built from a `tls` table, the names a client
-//! certificate stands for (`verify_and_map` on the NATS port), and HTTPS/WSS for the HTTP
-//! listeners (API, WebSocket, monitor) through [`serve_http`].
+//! certificate stands for (`verify_and_map` on the NATS port), and the acceptor of the HTTP
+//! listeners (API, WebSocket, monitor; see [`super::accept`]).
 //!
 //! The names follow nats-server's order: e-mail addresses and DNS names from the subject
 //! alternative names, then the subject as an RFC 2253 string (`CN=alice,O=Acme`, last RDN
 //! first, as Go's `pkix.Name.String` writes it); the first that names a configured user is
 //! the client's identity.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::serve::ListenerExt;
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-use tokio_util::sync::CancellationToken;
-use tracing::debug;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 use crate::config::TlsConfig;
@@ -72,8 +64,8 @@ pub fn server_config(cfg: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig
 /// TLS for an HTTP listener: the acceptor built from its `tls` table, and the handshake
 /// timeout.
 pub struct HttpTls {
-    acceptor: TlsAcceptor,
-    timeout: Duration,
+    pub(super) acceptor: TlsAcceptor,
+    pub(super) timeout: Duration,
 }
 
 impl HttpTls {
@@ -83,103 +75,6 @@ impl HttpTls {
             acceptor: TlsAcceptor::from(server_config(cfg)?),
             timeout: cfg.timeout,
         })
-    }
-}
-
-/// Serves `app` on `listener` until `shutdown`: HTTPS (and WSS) when `tls` is set, plain
-/// HTTP otherwise. Handlers see the client's address (`ConnectInfo<SocketAddr>`) either way.
-pub async fn serve_http(
-    listener: TcpListener,
-    tls: Option<HttpTls>,
-    app: Router,
-    shutdown: CancellationToken,
-) {
-    let stop = async move { shutdown.cancelled().await };
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    // axum's serve only returns once shutdown has completed.
-    let _ = match tls {
-        None => {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stop)
-                .await
-        }
-        Some(tls) => {
-            // tap_io: axum provides the client address for any listener wrapped this way.
-            let listener = TlsListener::new(listener, tls.acceptor, tls.timeout).tap_io(|_| {});
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stop)
-                .await
-        }
-    };
-}
-
-/// A TCP listener whose connections arrive after their TLS handshake. Handshakes run in
-/// tasks of their own (each within the configured timeout), so a client that stalls in its
-/// handshake holds up nobody else.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: std::io::Result<SocketAddr>,
-    acceptor_task: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener`.
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor, timeout: Duration) -> Self {
-        let local = listener.local_addr();
-        let (tx, ready) = mpsc::channel(64);
-        let acceptor_task = tokio::spawn(async move {
-            loop {
-                let (tcp, addr) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(_) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, addr)).await;
-                        }
-                        Ok(Err(e)) => debug!(%addr, error = %e, "TLS handshake failed."),
-                        Err(_) => debug!(%addr, "TLS handshake timeout."),
-                    }
-                });
-            }
-        });
-        TlsListener {
-            ready,
-            local,
-            acceptor_task,
-        }
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.acceptor_task.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accepting task only ends when this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        match &self.local {
-            Ok(addr) => Ok(*addr),
-            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-        }
     }
 }
 

@@ -8,6 +8,11 @@
 //! as nats-server does. Origin checks follow nats-server's `same_origin` and
 //! `allowed_origins`.
 //!
+//! Frames and messages larger than `[websocket] max_frame_size` / `max_message_size` close
+//! the socket with 1009 (Message Too Big). The dedicated listener has its own per-IP
+//! connection limit and charges each upgrade to its client IP's `rate_limit` (the user is
+//! only known later, from CONNECT); `/nats` on the API port is charged to `[api]`'s.
+//!
 //! The framing is yawc's, upgraded from axum. With `[websocket] compression = true` it
 //! negotiates permessage-deflate (RFC 7692) with clients that offer it, on nats-server's
 //! terms: no context takeover either way (so an idle connection holds no deflate state;
@@ -20,8 +25,9 @@ use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
@@ -33,6 +39,8 @@ use yawc::close::CloseCode;
 use yawc::{CompressionLevel, DeflatePool, Frame, HttpWebSocket, IncomingUpgrade, OpCode, Options};
 
 use crate::config::WebSocketConfig;
+use crate::frontend::http::problem::ApiError;
+use crate::frontend::limits::{ListenerLimits, RateKey};
 use crate::frontend::nats::client::CloseReason;
 use crate::frontend::nats::{conn, register};
 use crate::server::Shared;
@@ -56,8 +64,29 @@ pub async fn serve(
     tls: Option<crate::frontend::tls::HttpTls>,
     shutdown: CancellationToken,
 ) {
-    let app = Router::new().fallback(upgrade).with_state(shared);
-    crate::frontend::tls::serve_http(listener, tls, app, shutdown).await;
+    let limits = shared.websocket_limits.clone();
+    let app = Router::new()
+        .fallback(upgrade)
+        .layer(from_fn_with_state(limits.clone(), limit_upgrades))
+        .with_state(shared);
+    crate::frontend::accept::serve_http(listener, tls, Some(limits), app, shutdown).await;
+}
+
+/// Charges an upgrade to its client IP's budget in `limits` (the user is only known later,
+/// from CONNECT); 429 with `Retry-After` when it is used up.
+pub async fn limit_upgrades(
+    State(limits): State<Arc<ListenerLimits>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limits.check(&RateKey::Ip(addr.ip().to_canonical())) {
+        Ok(()) => next.run(request).await,
+        Err(limited) => {
+            debug!(%addr, listener = limits.name, "WebSocket upgrade rate limited.");
+            ApiError::rate_limited(limited).into_response()
+        }
+    }
 }
 
 /// Upgrades an HTTP request to a NATS-over-WebSocket connection (also mounted at `/nats` on
@@ -100,14 +129,15 @@ pub async fn upgrade(
     response.map(Body::new)
 }
 
-/// The socket's settings: frames and messages up to a maximal NATS operation plus the pipe
-/// (as with the TCP parser, a larger one is a protocol violation), and permessage-deflate
-/// when configured. A client that does not offer it gets plain frames either way.
+/// The socket's settings: the configured frame and message sizes (yawc's limits exclude
+/// the bound, ours include it), and permessage-deflate when configured. A client that does
+/// not offer it gets plain frames either way.
 fn options(shared: &Shared) -> Options {
     let config = shared.config();
-    let limit = config.nats.max_payload + config.nats.max_control_line + PIPE;
-    let options = Options::default().with_limits(limit, limit);
-    if !config.websocket.compression {
+    let ws = &config.websocket;
+    let frame = ws.max_frame_size.saturating_add(1);
+    let options = Options::default().with_limits(frame, ws.max_message_size.saturating_add(1));
+    if !ws.compression {
         return options;
     }
     options

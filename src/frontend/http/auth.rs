@@ -8,7 +8,14 @@
 //!
 //! Exchanges that last (an SSE stream, a JSON WebSocket) get a [`Session`] instead of a
 //! bare identity: a reload (SIGHUP) re-checks it, as it re-checks NATS connections.
+//!
+//! Every authenticated route is also where `[api] rate_limit` charges the request: to the
+//! user it authenticated as, to the token holder under token auth, and to the client IP when
+//! anonymous or when authentication failed (so guessing passwords is rate limited too, and a
+//! stranger can never use up a real user's budget). Over the budget the answer is 429 with
+//! `Retry-After`, whatever the credentials.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -17,6 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::problem::{ApiError, ProblemKind};
 use crate::auth::{Authenticator, Identity, SavedCredentials};
+use crate::frontend::limits::RateKey;
 use crate::reload::Session;
 use crate::server::Shared;
 
@@ -31,9 +39,14 @@ struct Presented {
     token: Option<String>,
 }
 
-/// Authenticates a request; `Ok` holds the identity whose permissions apply.
-pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    identify_with(shared, headers, None).await
+/// Authenticates a request from `peer` and charges it to the rate limit; `Ok` holds the
+/// identity whose permissions apply.
+pub async fn identify(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Identity, ApiError> {
+    identify_with(shared, headers, None, peer).await
 }
 
 /// Authenticates a read-only request (an SSE stream, the stats): the `Authorization` header,
@@ -42,12 +55,13 @@ pub async fn identify(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Ident
 pub async fn identify_read(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
+    peer: SocketAddr,
 ) -> Result<Identity, ApiError> {
     let cookie = token_cookie(headers).map(|token| Presented {
         token: Some(token),
         ..Presented::default()
     });
-    identify_with(shared, headers, cookie).await
+    identify_with(shared, headers, cookie, peer).await
 }
 
 /// Credentials a browser can send on a WebSocket upgrade, which cannot carry an
@@ -85,12 +99,13 @@ fn upgrade_presented(headers: &HeaderMap, query: UpgradeCredentials) -> Option<P
 pub async fn session_read(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
+    peer: SocketAddr,
 ) -> Result<Arc<Session>, ApiError> {
     let cookie = token_cookie(headers).map(|token| Presented {
         token: Some(token),
         ..Presented::default()
     });
-    Ok(check(shared, headers, cookie).await?.open(shared))
+    Ok(check(shared, headers, cookie, peer).await?.open(shared))
 }
 
 /// Authenticates a WebSocket upgrade (a JSON WebSocket): the `Authorization` header when
@@ -100,9 +115,10 @@ pub async fn session_upgrade(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     query: UpgradeCredentials,
+    peer: SocketAddr,
 ) -> Result<Arc<Session>, ApiError> {
     let presented = upgrade_presented(headers, query);
-    Ok(check(shared, headers, presented).await?.open(shared))
+    Ok(check(shared, headers, presented, peer).await?.open(shared))
 }
 
 /// What a credential check gave: the identity, and what a lasting session needs to be
@@ -124,11 +140,38 @@ async fn identify_with(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     fallback: Option<Presented>,
+    peer: SocketAddr,
 ) -> Result<Identity, ApiError> {
-    Ok(check(shared, headers, fallback).await?.identity)
+    Ok(check(shared, headers, fallback, peer).await?.identity)
 }
 
+/// Charges one request to `[api] rate_limit`; `identity` is `None` when authentication
+/// failed. A 429 when the budget is used up.
+pub fn charge(
+    shared: &Shared,
+    identity: Option<&Identity>,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
+    let key = RateKey::of(shared.auth().required(), identity, peer.ip());
+    shared
+        .api_limits
+        .check(&key)
+        .map_err(ApiError::rate_limited)
+}
+
+/// Authenticates, then charges the request to the rate limit (see the module docs).
 async fn check(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    fallback: Option<Presented>,
+    peer: SocketAddr,
+) -> Result<Checked, ApiError> {
+    let checked = authenticate(shared, headers, fallback).await;
+    charge(shared, checked.as_ref().ok().map(|c| &c.identity), peer)?;
+    checked
+}
+
+async fn authenticate(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     fallback: Option<Presented>,

@@ -19,11 +19,12 @@
 //! with its problem `title` and `detail`, and the rest of the page keeps working. Every text
 //! from the server is set with `textContent`, never parsed as HTML.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
@@ -99,9 +100,10 @@ pub struct Stats {
 )]
 pub async fn stats(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Stats>, ApiError> {
-    identify_read(&shared, &headers).await?;
+    identify_read(&shared, &headers, peer).await?;
     let clients = shared.clients.snapshot();
     let (out_msgs, out_bytes) = shared.out_totals(&clients);
     let s = &shared.stats;

@@ -33,6 +33,7 @@ pub mod subscribe_stream;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -40,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::router::Subscription;
 use crate::core::sublist::SublistError;
+use crate::frontend::websocket;
 use crate::server::Shared;
 
 /// Serves the API until `shutdown` fires.
@@ -51,7 +53,8 @@ pub async fn serve(
 ) {
     // `serve_http` gives handlers the client's address: the `/nats` WebSocket records it
     // like TCP does.
-    crate::frontend::tls::serve_http(listener, tls, router(shared), shutdown).await;
+    let limits = Some(shared.api_limits.clone());
+    crate::frontend::accept::serve_http(listener, tls, limits, router(shared), shutdown).await;
 }
 
 /// The API routes. Other front-ends served on the same port (the `/nats` WebSocket) are
@@ -74,7 +77,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/streams", get(streams::list))
         .route("/v1/streams/{name}", get(streams::info))
         .route("/openapi.json", get(openapi::openapi_json))
-        .route("/nats", get(crate::frontend::websocket::upgrade))
+        .route(
+            "/nats",
+            get(websocket::upgrade).route_layer(from_fn_with_state(
+                shared.api_limits.clone(),
+                websocket::limit_upgrades,
+            )),
+        )
         .route("/", get(console::index))
         .route("/console.js", get(console::script))
         .route("/console.css", get(console::style))

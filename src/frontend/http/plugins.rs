@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::identify;
+use super::auth::{charge, identify};
 use super::problem::{ApiError, Problem, ProblemKind};
 use crate::plugin::binding::{Binding, BindingPatch};
 use crate::plugin::host::{LoadError, PluginMessage};
@@ -38,6 +38,7 @@ async fn admin(
     peer: SocketAddr,
 ) -> Result<(), ApiError> {
     if !shared.auth().required() {
+        charge(shared, None, peer)?;
         if peer.ip().is_loopback() {
             return Ok(());
         }
@@ -46,7 +47,7 @@ async fn admin(
             "plugin administration without auth configured is only allowed from loopback",
         ));
     }
-    let identity = identify(shared, headers).await?;
+    let identity = identify(shared, headers, peer).await?;
     if identity.admin {
         Ok(())
     } else {

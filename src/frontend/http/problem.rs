@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::frontend::limits::RateLimited;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -62,6 +64,12 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// 503: upstream mode, and no server of the upstream cluster is reachable.
     UpstreamUnavailable,
+    /// 429: the caller used up its request budget (`rate_limit`); `Retry-After` says when
+    /// the next request passes.
+    RateLimited,
+    /// 429: the client's IP already holds `max_connections_per_ip` connections; answered on
+    /// the extra connection, which is then closed.
+    TooManyConnections,
 }
 
 impl ProblemKind {
@@ -83,6 +91,9 @@ impl ProblemKind {
             ProblemKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::RateLimited | ProblemKind::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -104,6 +115,8 @@ impl ProblemKind {
             ProblemKind::Rejected => "rejected-by-plugin",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::UpstreamUnavailable => "upstream-unavailable",
+            ProblemKind::RateLimited => "rate-limited",
+            ProblemKind::TooManyConnections => "too-many-connections",
         }
     }
 
@@ -125,6 +138,8 @@ impl ProblemKind {
             ProblemKind::Rejected => "Rejected by a plugin",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::UpstreamUnavailable => "Upstream cluster unavailable",
+            ProblemKind::RateLimited => "Too many requests",
+            ProblemKind::TooManyConnections => "Too many connections",
         }
     }
 }
@@ -136,6 +151,8 @@ pub struct ApiError {
     detail: String,
     /// `WWW-Authenticate` value for 401 answers.
     challenge: Option<&'static str>,
+    /// `Retry-After` seconds for 429 answers.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -145,6 +162,25 @@ impl ApiError {
             kind,
             detail: detail.into(),
             challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 429 for a caller over its request budget, retrying after `limited` says.
+    pub fn rate_limited(limited: RateLimited) -> Self {
+        let secs = limited.retry_after_secs();
+        ApiError::new(
+            ProblemKind::RateLimited,
+            format!("request rate limit reached; retry in {secs} s"),
+        )
+        .retry_after(secs)
+    }
+
+    /// Adds a `Retry-After` header of `secs` seconds.
+    pub fn retry_after(self, secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(secs),
+            ..self
         }
     }
 
@@ -178,6 +214,9 @@ impl IntoResponse for ApiError {
         let mut resp = (self.kind.status(), body).into_response();
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(challenge) = self.challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -230,6 +269,15 @@ mod tests {
                 "detail": "nobody listens on a.b",
             })
         );
+    }
+
+    #[test]
+    fn rate_limited_says_when_to_retry() {
+        let wait = std::time::Duration::from_millis(2500);
+        let resp = ApiError::rate_limited(RateLimited { wait }).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
     }
 
     #[test]

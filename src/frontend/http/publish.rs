@@ -4,12 +4,13 @@
 //! headers into a NATS header block, reading the body within `max_payload`, and handing the
 //! message to the router.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use std::time::Duration;
@@ -89,11 +90,12 @@ pub struct RawPayload(#[allow(dead_code, reason = "only its schema is used")] St
 )]
 pub async fn publish(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     subject: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let identity = identify(&shared, &headers).await?;
+    let identity = identify(&shared, &headers, peer).await?;
     let Path(subject) = subject?;
     check_literal(&shared, &subject)?;
     check_publish(&identity, &subject)?;

@@ -5,12 +5,13 @@
 //! answer; nobody subscribed is a 503, no reply in time a 504. The inbox is unsubscribed
 //! however the handler ends, including when the client hangs up and the handler is dropped.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -68,12 +69,13 @@ pub struct RequestParams {
 )]
 pub async fn request(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     subject: Result<Path<String>, PathRejection>,
     params: Result<Query<RequestParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let identity = identify(&shared, &headers).await?;
+    let identity = identify(&shared, &headers, peer).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
     let timeout = timeout(params.timeout_ms)?;

@@ -3,11 +3,12 @@
 //! Permissions follow the NATS API subjects: a user may read what it may request over NATS
 //! (`$JS.API.STREAM.LIST`, `$JS.API.STREAM.INFO.<name>`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,9 +52,10 @@ fn jetstream(shared: &Shared) -> Result<&Arc<JetStream>, ApiError> {
 )]
 pub async fn list(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<StreamList>, ApiError> {
-    let identity = identify_read(&shared, &headers).await?;
+    let identity = identify_read(&shared, &headers, peer).await?;
     check_publish(&identity, "$JS.API.STREAM.LIST")?;
     let js = jetstream(&shared)?;
     let streams = js
@@ -80,10 +82,11 @@ pub async fn list(
 )]
 pub async fn info(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Json<StreamInfo>, ApiError> {
-    let identity = identify_read(&shared, &headers).await?;
+    let identity = identify_read(&shared, &headers, peer).await?;
     let Path(name) = name?;
     let subject = format!("$JS.API.STREAM.INFO.{name}");
     if crate::core::subject::is_valid_literal_subject(subject.as_bytes()) {

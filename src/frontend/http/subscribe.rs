@@ -16,12 +16,13 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use base64::Engine as _;
@@ -142,11 +143,12 @@ impl SseMessage {
 )]
 pub async fn subscribe(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     subject: Result<Path<String>, PathRejection>,
     params: Result<Query<SubscribeParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>, ApiError> {
-    let session = session_read(&shared, &headers).await?;
+    let session = session_read(&shared, &headers, peer).await?;
     let Path(subject) = subject?;
     let Query(params) = params?;
     check_length(&shared, &subject)?;

@@ -9,9 +9,13 @@
 //! `{"op":"message","sid":..,"message":{..}}` for each delivery, the message shaped exactly as
 //! the SSE endpoint's ([`SseMessage`]), and `{"op":"error","id":..,"code":..,"error":..}` when a
 //! frame fails, with the HTTP status the same failure has elsewhere (400 bad frame or subject,
-//! 403 permission, 404 unknown sid, 413 too large, 429 too many requests in flight, 503 no
-//! responders, 504 timeout). A bad frame never closes the socket; only a frame over the size
-//! limit (a protocol violation the WebSocket layer itself refuses) does.
+//! 403 permission, 404 unknown sid, 413 too large, 429 too many requests in flight or over
+//! the rate limit, 503 no responders, 504 timeout). A bad frame never closes the socket; only
+//! a frame or message over `[websocket] max_frame_size` / `max_message_size` (a protocol
+//! violation the WebSocket layer itself refuses) does, with close code 1009.
+//!
+//! The upgrade is one request of `[api] rate_limit`, and so is each `publish` and `request`
+//! frame, charged to the same user (or client IP).
 //!
 //! Authentication is that of the other routes (`Authorization` on the upgrade request) plus
 //! what a browser can send on a WebSocket: `?token=`, `?user=&pass=`, or the `sluice_token`
@@ -29,8 +33,9 @@
 pub mod frames;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -38,7 +43,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{
     CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade, close_code,
 };
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -63,6 +68,7 @@ use crate::auth::Identity;
 use crate::core::message::Message;
 use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
+use crate::frontend::limits::RateKey;
 use crate::frontend::websocket::check_origin;
 use crate::plugin::Protocol;
 use crate::reload::Session;
@@ -123,6 +129,7 @@ pub struct WsParams {
 )]
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     params: Result<Query<WsParams>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -136,14 +143,20 @@ pub async fn upgrade(
         user: params.user,
         pass: params.pass,
     };
-    let session = session_upgrade(&shared, &headers, creds).await?;
+    let session = session_upgrade(&shared, &headers, creds, peer).await?;
     let ws = ws.map_err(|e| ApiError::new(ProblemKind::BadRequest, e.body_text()))?;
-    // Room for a max_payload message as base64 plus its JSON envelope and headers.
-    let limit = shared.config().nats.max_payload * 2 + 64 * 1024;
+    let rate_key = RateKey::of(
+        shared.auth().required(),
+        Some(&session.identity()),
+        peer.ip(),
+    );
+    let config = shared.config();
+    let sizes = &config.websocket;
+    let (max_message, max_frame) = (sizes.max_message_size, sizes.max_frame_size);
     Ok(ws
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| run(shared, session, socket)))
+        .max_message_size(max_message)
+        .max_frame_size(max_frame)
+        .on_upgrade(move |socket| run(shared, session, rate_key, socket)))
 }
 
 /// What the writer task sends; messages are serialized there, off the publisher's path.
@@ -167,6 +180,8 @@ struct Conn {
     shared: Arc<Shared>,
     /// Who the socket is; a reload may change what it may do.
     session: Arc<Session>,
+    /// Whose `[api] rate_limit` budget publish and request frames use.
+    rate_key: RateKey,
     client_id: u64,
     sink: Arc<WsSink>,
     subs: HashMap<String, SubscriptionGuard>,
@@ -174,12 +189,13 @@ struct Conn {
     requests: JoinSet<()>,
 }
 
-async fn run(shared: Arc<Shared>, session: Arc<Session>, socket: WebSocket) {
+async fn run(shared: Arc<Shared>, session: Arc<Session>, rate_key: RateKey, socket: WebSocket) {
     let (ws_tx, mut ws_rx) = socket.split();
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
     let sink = Arc::new(WsSink::new(tx, session.clone(), wrap_delivery));
     let close = sink.close.clone();
     let heard = Arc::new(AtomicBool::new(true));
+    let violation = Arc::new(OnceLock::new());
     let writer = tokio::spawn(write_loop(
         shared.clone(),
         ws_tx,
@@ -187,11 +203,13 @@ async fn run(shared: Arc<Shared>, session: Arc<Session>, socket: WebSocket) {
         sink.clone(),
         heard.clone(),
         session.revoked().clone(),
+        violation.clone(),
     ));
     let mut conn = Conn {
         client_id: shared.next_client_id(),
         shared,
         session: session.clone(),
+        rate_key,
         sink,
         subs: HashMap::new(),
         next_sid: 1,
@@ -219,7 +237,13 @@ async fn run(shared: Arc<Shared>, session: Arc<Session>, socket: WebSocket) {
             }
             // Pings are answered by the WebSocket layer itself; pongs only prove liveness.
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-            Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+            Some(Err(e)) => {
+                if is_too_big(e) {
+                    let _ = violation.set((close_code::SIZE, "Message Too Big"));
+                }
+                break;
+            }
+            Some(Ok(WsMessage::Close(_))) | None => break,
         }
     }
     close.cancel();
@@ -255,16 +279,20 @@ impl Conn {
                 }
                 None => Err((404, format!("no subscription with sid \"{sid}\""))),
             },
-            ClientOp::Publish(out) => publish(&self.shared, &self.session.identity(), &out)
+            ClientOp::Publish(out) => self
+                .charge()
+                .and_then(|()| publish(&self.shared, &self.session.identity(), &out).map_err(api))
                 .map(|delivered| ServerFrame::Published {
                     id: id.clone(),
                     delivered,
-                })
-                .map_err(api),
+                }),
             ClientOp::Request {
                 message,
                 timeout_ms,
-            } => match self.start_request(id.clone(), message, timeout_ms) {
+            } => match self
+                .charge()
+                .and_then(|()| self.start_request(id.clone(), message, timeout_ms))
+            {
                 Ok(()) => return,
                 Err(e) => Err(e),
             },
@@ -272,6 +300,14 @@ impl Conn {
         };
         let frame = answer.unwrap_or_else(|(code, error)| error_frame(id, code, error));
         self.send(frame).await;
+    }
+
+    /// Charges one publish or request to the socket's `[api] rate_limit` budget.
+    fn charge(&self) -> Result<(), (u16, String)> {
+        self.shared
+            .api_limits
+            .check(&self.rate_key)
+            .map_err(|limited| api(ApiError::rate_limited(limited)))
     }
 
     fn subscribe(
@@ -428,6 +464,15 @@ fn build(
     })
 }
 
+/// Whether a read failed on a frame or message over the configured size.
+fn is_too_big(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
 /// An API error as the (code, text) of an error frame.
 fn api(e: ApiError) -> (u16, String) {
     let problem = e.problem();
@@ -443,7 +488,8 @@ fn error_frame(id: Option<Value>, code: u16, error: impl Into<String>) -> Server
 }
 
 /// Drains the socket's queue into the socket, pings, and sends the close frame that says why
-/// the socket ends (slow consumer, stale, server shutdown).
+/// the socket ends (slow consumer, stale, server shutdown, or the protocol `violation` the
+/// reader found).
 async fn write_loop(
     shared: Arc<Shared>,
     mut ws_tx: SplitSink<WebSocket, WsMessage>,
@@ -451,6 +497,7 @@ async fn write_loop(
     sink: Arc<WsSink>,
     heard: Arc<AtomicBool>,
     revoked: tokio_util::sync::CancellationToken,
+    violation: Arc<OnceLock<(u16, &'static str)>>,
 ) {
     let deadline = shared.config().nats.write_deadline;
     let shutdown = shared.shutdown_token().clone();
@@ -464,7 +511,7 @@ async fn write_loop(
             _ = shutdown.cancelled() => break Some((close_code::AWAY, "Server Shutdown")),
             _ = revoked.cancelled() => break Some((close_code::POLICY, "Authorization Violation")),
             _ = sink.close.cancelled() => {
-                break sink.slow.load(Ordering::Acquire).then_some(slow);
+                break sink.slow.load(Ordering::Acquire).then_some(slow).or(violation.get().copied());
             }
             _ = ticker.tick() => {
                 if liveness.tick(heard.swap(false, Ordering::Relaxed)) {
