@@ -582,3 +582,54 @@ async fn rotated_certificates_apply_to_new_connections() {
     sync(&before).await;
     assert!(trusting(&old_ca).await.is_err(), "the old one is gone");
 }
+
+/// A CONNECT signed with `key` for the nonce in `info`.
+fn nkey_connect(key: &nkeys::KeyPair, info: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let info: serde_json::Value =
+        serde_json::from_str(info.trim_start_matches("INFO ")).expect("INFO is JSON");
+    let nonce = info["nonce"]
+        .as_str()
+        .expect("a nonce when nkey users exist");
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(key.sign(nonce.as_bytes()).expect("sign"));
+    let json = serde_json::json!({
+        "verbose": false, "pedantic": false, "nkey": key.public_key(), "sig": sig,
+    });
+    format!("CONNECT {json}\r\nPING\r\n").into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nkey_users_are_rechecked_with_their_signed_nonce() {
+    let (kept, dropped) = (nkeys::KeyPair::new_user(), nkeys::KeyPair::new_user());
+    let entry = |key: &nkeys::KeyPair, subscribe: &str| {
+        format!(
+            "[[auth.users]]\nnkey = \"{}\"\npermissions = {{ subscribe = {subscribe} }}\n",
+            key.public_key()
+        )
+    };
+    let both = entry(&kept, r#"["a.>", "b.>"]"#) + &entry(&dropped, r#"[">"]"#);
+    let server = Server::with_config(&both, &[]);
+    let (mut conn, info) = Raw::connect(&server.addr).await;
+    conn.send(&nkey_connect(&kept, &info)).await;
+    expect(&mut conn, "PONG").await;
+    conn.send(b"SUB a.x 1\r\nSUB b.x 2\r\nPING\r\n").await;
+    expect(&mut conn, "PONG").await;
+    let (mut other, info) = Raw::connect(&server.addr).await;
+    other.send(&nkey_connect(&dropped, &info)).await;
+    expect(&mut other, "PONG").await;
+
+    // The first key loses b.>, the second key leaves the file.
+    rewrite(&server, &entry(&kept, r#"["a.>"]"#));
+    reload_ok(&server);
+    expect(
+        &mut conn,
+        r#"-ERR 'Permissions Violation for Subscription to "b.x" (sid "2")'"#,
+    )
+    .await;
+    conn.send(b"PUB a.x 2\r\nhi\r\nPING\r\n").await;
+    expect(&mut conn, "MSG a.x 1 2").await;
+    expect(&mut conn, "hi").await;
+    expect(&mut conn, "PONG").await;
+    other.expect_fatal("Authorization Violation").await;
+}

@@ -38,7 +38,9 @@ pub fn fixed_changes(old: &Config, new: &Config) -> Vec<String> {
     // Whole tables: values may hold credentials, so only the key is named.
     let tables = [
         ("monitor", old.monitor == new.monitor),
-        ("websocket", old.websocket == new.websocket),
+        // Frame and message sizes are read at each upgrade (and follow max_payload by
+        // default), so they reload; the rest of the table is fixed.
+        ("websocket", same_websocket_listeners(old, new)),
         ("api", old.api == new.api),
         ("upstream", old.upstream == new.upstream),
         (
@@ -57,6 +59,16 @@ pub fn fixed_changes(old: &Config, new: &Config) -> Vec<String> {
             .map(|(key, _)| (*key).to_string()),
     );
     out
+}
+
+/// `[websocket]` without the sizes each upgrade reads from the configuration in force.
+fn same_websocket_listeners(old: &Config, new: &Config) -> bool {
+    let sizes = |c: &Config| {
+        let mut ws = c.websocket.clone();
+        (ws.max_frame_size, ws.max_message_size) = (0, 0);
+        ws
+    };
+    sizes(old) == sizes(new)
 }
 
 /// One line per applied change, as nats-server logs `Reloaded: ...` (no secrets).
@@ -100,6 +112,17 @@ pub fn applied_changes(old: &Config, new: &Config) -> Vec<String> {
         &o.lame_duck_grace_period,
         &n.lame_duck_grace_period,
     );
+    let (w, x) = (&old.websocket, &new.websocket);
+    value(
+        "websocket.max_frame_size",
+        &w.max_frame_size,
+        &x.max_frame_size,
+    );
+    value(
+        "websocket.max_message_size",
+        &w.max_message_size,
+        &x.max_message_size,
+    );
     let (p, q) = (&old.logging, &new.logging);
     value("logging.debug", &p.debug, &q.debug);
     value("logging.trace", &p.trace, &q.trace);
@@ -112,7 +135,7 @@ pub fn applied_changes(old: &Config, new: &Config) -> Vec<String> {
     if a.token != b.token {
         out.push("authorization token".to_string());
     }
-    if a.users != b.users || a.default_permissions != b.default_permissions {
+    if a.users != b.users || a.nkeys != b.nkeys || a.default_permissions != b.default_permissions {
         out.push("authorization users".to_string());
     }
     if p.preload != q.preload {
@@ -145,7 +168,15 @@ mod tests {
         );
         assert_eq!(fixed.len(), 2, "{fixed:?}");
         let applied = applied_changes(&old, &new);
-        assert_eq!(applied, ["nats.max_payload = 2048 (was 1024)"]);
+        assert_eq!(
+            applied,
+            [
+                "nats.max_payload = 2048 (was 1024)",
+                // The WebSocket sizes follow max_payload by default.
+                "websocket.max_frame_size = 69632 (was 67584)",
+                "websocket.max_message_size = 69632 (was 67584)",
+            ]
+        );
         let users = config(
             "[nats]\nport = 4222\nmax_payload = 1024\n[[auth.users]]\nuser = \"a\"\npassword = \"secret-pw\"\n",
         );
