@@ -339,7 +339,14 @@ fn run_batch(plugin: &Loaded, ctx: &Context, items: &mut [Option<(Vec<Message>, 
             let mut next = Vec::new();
             if let Some((_, out)) = &mut items[*i] {
                 match verdicts.as_mut().and_then(Iterator::next) {
-                    Some(v) => apply_verdict(plugin, Ok(v), m.clone(), &mut next, out),
+                    Some(v) => apply_verdict(
+                        &plugin.name,
+                        &plugin.on_error,
+                        Ok(v),
+                        m.clone(),
+                        &mut next,
+                        out,
+                    ),
                     None => run_one(plugin, ctx, m.clone(), &mut next, out),
                 }
             }
@@ -368,12 +375,16 @@ fn run_one(
     out: &mut Processed,
 ) {
     let verdict = plugin.call(ctx, &to_plugin(&m));
-    apply_verdict(plugin, verdict, m, next, out);
+    apply_verdict(&plugin.name, &plugin.on_error, verdict, m, next, out);
 }
 
-/// A plugin's verdict on `m` applied: what goes on to `next`, or the binding's error policy.
-fn apply_verdict(
-    plugin: &Loaded,
+/// The verdict of plugin `name` on `m` applied: what goes on to `next`, or the binding's
+/// error policy `on_error` (an edit or emitted message with an invalid subject or header is a
+/// failure like a trap). Public so the `plugin_verdicts` fuzz target can drive it without a
+/// WebAssembly component.
+pub fn apply_verdict(
+    name: &str,
+    on_error: &OnError,
     verdict: Result<Verdict, CallError>,
     m: Message,
     next: &mut Vec<Message>,
@@ -405,20 +416,19 @@ fn apply_verdict(
         },
         Ok(Verdict::Reject { reason, .. }) => {
             out.rejected = Some(Rejection {
-                plugin: plugin.name.clone(),
+                plugin: name.to_string(),
                 reason: reason.clone(),
             });
             format!("rejected: {reason}")
         }
         Err(e) => e.to_string(),
     };
-    match &plugin.on_error {
+    match on_error {
         OnError::Drop => {}
         OnError::Pass => next.push(m),
-        OnError::DeadLetter(subject) => {
-            out.dead_letters
-                .push(dead_letter(m, subject, &plugin.name, &failure))
-        }
+        OnError::DeadLetter(subject) => out
+            .dead_letters
+            .push(dead_letter(m, subject, name, &failure)),
     }
 }
 
