@@ -44,6 +44,21 @@ pub fn parse_nats(block: &Bytes) -> NatsHeaders {
     out
 }
 
+/// Whether `name` may be a header name: an RFC 9110 token (letters, digits and
+/// ``!#$%&'*+-.^_`|~``), which is what NATS clients parse (nats.go reads headers as MIME
+/// headers and rejects a message whose header names are not tokens).
+pub fn is_valid_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+}
+
+/// Whether `value` may be a header value: anything but CR and LF, which would end the line.
+pub fn is_valid_value(value: &[u8]) -> bool {
+    !value.iter().any(|b| matches!(b, b'\r' | b'\n'))
+}
+
 /// Writes `NATS/1.0\r\n`, one `Name: value` line per pair and the closing blank line. The
 /// caller has checked that names and values contain no line breaks.
 pub fn header_block<'a>(lines: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Bytes {

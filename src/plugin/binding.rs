@@ -41,13 +41,28 @@ pub struct Binding {
 #[serde(deny_unknown_fields)]
 pub struct BindingLimits {
     /// CPU time per call, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integral::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 10000)]
     pub deadline_ms: Option<u64>,
     /// Memory per instance, in bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integral::deserialize"
+    )]
+    #[schema(minimum = 1048576, maximum = 1073741824)]
     pub memory_bytes: Option<usize>,
     /// Messages one call may emit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integral::deserialize"
+    )]
+    #[schema(maximum = 100000)]
     pub max_emit: Option<usize>,
 }
 
@@ -58,13 +73,63 @@ pub struct BindingPatch {
     /// New subject patterns.
     pub subjects: Option<Vec<String>>,
     /// New position.
+    #[serde(default, deserialize_with = "integral::deserialize")]
     pub order: Option<i32>,
     /// New config (replaces the whole map).
     pub config: Option<BTreeMap<String, String>>,
     /// New error policy.
     pub on_error: Option<String>,
     /// New limits (replaces all three).
+    #[serde(default, deserialize_with = "limits_object")]
     pub limits: Option<BindingLimits>,
+}
+
+/// JSON numbers written with a zero fraction (`5.0`) are integers to JSON Schema, and to
+/// JavaScript, which writes large integers that way; serde refuses them for integer fields,
+/// so the binding's integer fields take both (found by schemathesis).
+mod integral {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    /// An optional integer that may be written `5` or `5.0`; out of `T`'s range is an error.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i128>,
+    {
+        let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let whole = n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| {
+                // Beyond 2^64 no integer field of ours fits anyway.
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1.9e19)
+                    .map(|f| f as i128)
+            });
+        match whole.map(T::try_from) {
+            Some(Ok(v)) => Ok(Some(v)),
+            _ => Err(D::Error::custom(format!("{n} is not an integer in range"))),
+        }
+    }
+}
+
+/// `limits` must be a JSON object: serde would also read the struct from an array
+/// (`[null, null]`), which the schema does not allow (found by schemathesis).
+fn limits_object<'de, D>(d: D) -> Result<Option<BindingLimits>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let Some(map) = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    BindingLimits::deserialize(serde_json::Value::Object(map))
+        .map(Some)
+        .map_err(D::Error::custom)
 }
 
 fn default_on_error() -> String {
@@ -191,9 +256,10 @@ impl Binding {
         };
         for (k, v) in pairs {
             match k.as_str() {
+                // Trimmed of the whitespace a subject cannot hold (the schema says so).
                 "subjects" | "subject" => b.subjects.extend(
                     v.split(',')
-                        .map(str::trim)
+                        .map(str::trim_ascii)
                         .filter(|s| !s.is_empty())
                         .map(String::from),
                 ),
@@ -228,6 +294,27 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn integer_fields_take_integral_json_numbers() {
+        let p: BindingPatch =
+            serde_json::from_str(r#"{"order":-3.0,"limits":{"max_emit":5415.0,"deadline_ms":15}}"#)
+                .unwrap();
+        assert_eq!(p.order, Some(-3));
+        let l = p.limits.unwrap();
+        assert_eq!(
+            (l.max_emit, l.deadline_ms, l.memory_bytes),
+            (Some(5415), Some(15), None)
+        );
+        for bad in [
+            r#"{"order":1.5}"#,
+            r#"{"order":3e10}"#,
+            r#"{"limits":{"max_emit":-1}}"#,
+            r#"{"limits":[null,null]}"#,
+        ] {
+            assert!(serde_json::from_str::<BindingPatch>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

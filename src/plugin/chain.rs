@@ -363,7 +363,9 @@ fn run_batch(
                 continue;
             };
             match verdicts.as_mut().and_then(Iterator::next) {
-                Some(v) => apply_verdict(plugin, Ok(v), m, &mut produced, out),
+                Some(v) => {
+                    apply_verdict(&plugin.name, &plugin.on_error, Ok(v), m, &mut produced, out)
+                }
                 None => run_one(plugin, ctx, m, &mut produced, out),
             }
             next.extend(produced.drain(..).map(|m| (i, m)));
@@ -380,12 +382,16 @@ fn run_one(
     out: &mut Processed,
 ) {
     let verdict = plugin.call(ctx, &to_plugin(&m));
-    apply_verdict(plugin, verdict, m, next, out);
+    apply_verdict(&plugin.name, &plugin.on_error, verdict, m, next, out);
 }
 
-/// A plugin's verdict on `m` applied: what goes on to `next`, or the binding's error policy.
-fn apply_verdict(
-    plugin: &Loaded,
+/// The verdict of plugin `name` on `m` applied: what goes on to `next`, or the binding's
+/// error policy `on_error` (an edit or emitted message with an invalid subject or header is a
+/// failure like a trap). Public so the `plugin_verdicts` fuzz target can drive it without a
+/// WebAssembly component.
+pub fn apply_verdict(
+    name: &str,
+    on_error: &OnError,
     verdict: Result<Verdict, CallError>,
     m: Message,
     next: &mut Vec<Message>,
@@ -417,20 +423,19 @@ fn apply_verdict(
         },
         Ok(Verdict::Reject { reason, .. }) => {
             out.rejected = Some(Rejection {
-                plugin: plugin.name.clone(),
+                plugin: name.to_string(),
                 reason: reason.clone(),
             });
             format!("rejected: {reason}")
         }
         Err(e) => e.to_string(),
     };
-    match &plugin.on_error {
+    match on_error {
         OnError::Drop => {}
         OnError::Pass => next.push(m),
-        OnError::DeadLetter(subject) => {
-            out.dead_letters
-                .push(dead_letter(m, subject, &plugin.name, &failure))
-        }
+        OnError::DeadLetter(subject) => out
+            .dead_letters
+            .push(dead_letter(m, subject, name, &failure)),
     }
 }
 

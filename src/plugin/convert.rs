@@ -7,7 +7,9 @@
 use bytes::Bytes;
 
 use super::host::{Edit, MessageView, PluginMessage};
-use crate::core::headers::{header_block as write_block, parse_nats};
+use crate::core::headers::{
+    header_block as write_block, is_valid_name, is_valid_value, parse_nats,
+};
 use crate::core::message::Message;
 use crate::core::subject::is_valid_literal_subject;
 
@@ -21,7 +23,9 @@ pub fn header_pairs(block: &Bytes) -> Vec<(String, String)> {
 }
 
 /// A header block from pairs; `None` when there are none. CR and LF inside names or values
-/// (and colons in names) are dropped so a plugin cannot inject protocol lines.
+/// (and colons in names) are dropped, so no text can inject protocol lines: plugins' headers
+/// are refused before that ([`check_headers`]), this guards the ones the host builds (the
+/// dead-letter reason, a rejection's reason).
 pub fn header_block(pairs: &[(String, String)]) -> Option<Bytes> {
     if pairs.is_empty() {
         return None;
@@ -38,6 +42,21 @@ pub fn header_block(pairs: &[(String, String)]) -> Option<Bytes> {
     Some(write_block(
         clean.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())),
     ))
+}
+
+/// Checks headers a plugin set or emitted (or a dry run was given): names must be tokens and values must not break
+/// the line ([`is_valid_name`], [`is_valid_value`]); `Err` names the first bad one. Such a
+/// header would reach subscribers whose clients cannot parse the message.
+pub fn check_headers(pairs: &[(String, String)]) -> Result<(), String> {
+    for (name, value) in pairs {
+        if !is_valid_name(name.as_bytes()) {
+            return Err(format!("invalid header name {name:?}"));
+        }
+        if !is_valid_value(value.as_bytes()) {
+            return Err(format!("the value of header {name:?} has a line break"));
+        }
+    }
+    Ok(())
 }
 
 /// The plugin's copy of a message.
@@ -73,6 +92,7 @@ pub fn from_plugin(m: PluginMessage) -> Result<Message, String> {
     {
         return Err(format!("emitted an invalid reply subject {r:?}"));
     }
+    check_headers(&m.headers)?;
     Ok(Message {
         subject: Bytes::from(m.subject),
         reply: m.reply_to.map(Bytes::from),
@@ -81,8 +101,9 @@ pub fn from_plugin(m: PluginMessage) -> Result<Message, String> {
     })
 }
 
-/// Applies an edit; `Err` when it sets an invalid subject.
+/// Applies an edit; `Err` when it sets an invalid subject or header.
 pub fn apply_edit(mut msg: Message, edit: Edit) -> Result<Message, String> {
+    check_headers(&edit.set_headers)?;
     if let Some(subject) = edit.subject {
         if !is_valid_literal_subject(subject.as_bytes()) {
             return Err(format!("set an invalid subject {subject:?}"));
@@ -178,6 +199,46 @@ mod tests {
             payload: None,
         };
         assert!(apply_edit(msg(None), bad).is_err());
+    }
+
+    /// Found by the `plugin_verdicts` fuzz target: header names that are not tokens (empty,
+    /// with spaces, colons or non-ASCII) went out to subscribers, whose clients cannot parse
+    /// them; now they fail the verdict like an invalid subject does.
+    #[test]
+    fn plugin_headers_must_be_tokens_without_line_breaks() {
+        for (name, value) in [
+            ("", "v"),
+            ("A B", "v"),
+            ("X:Y", "v"),
+            ("é", "v"),
+            ("X\r\n", "v"),
+        ] {
+            let edit = Edit {
+                set_headers: vec![(name.into(), value.into())],
+                ..Edit::default()
+            };
+            assert!(apply_edit(msg(None), edit).is_err(), "{name:?}");
+            let emitted = PluginMessage {
+                subject: "x.y".into(),
+                headers: vec![(name.into(), value.into())],
+                ..PluginMessage::default()
+            };
+            assert!(from_plugin(emitted).is_err(), "{name:?}");
+        }
+        let edit = Edit {
+            set_headers: vec![("Ok".into(), "a\r\nInjected: 1".into())],
+            ..Edit::default()
+        };
+        assert!(apply_edit(msg(None), edit).is_err());
+        let edit = Edit {
+            set_headers: vec![("Nats-Msg-Id".into(), "any text: é".into())],
+            ..Edit::default()
+        };
+        let edited = apply_edit(msg(None), edit).unwrap();
+        assert_eq!(
+            &edited.headers.unwrap()[..],
+            "NATS/1.0\r\nNats-Msg-Id: any text: é\r\n\r\n".as_bytes()
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, Up
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
+use super::types::check_emit;
 pub use super::types::{
     CallError, Context, Edit, INIT_DEADLINE_FACTOR, Limits, LoadError, PluginMessage, Protocol,
     Verdict,
@@ -640,9 +641,7 @@ fn convert_verdict(v: wit::Verdict, max_emit: usize) -> Result<Verdict, CallErro
             payload: e.payload,
         }),
         wit::Verdict::Emit(msgs) => {
-            if msgs.len() > max_emit {
-                return Err(CallError::TooManyEmits(msgs.len()));
-            }
+            check_emit(msgs.len(), max_emit)?;
             Verdict::Emit(
                 msgs.into_iter()
                     .map(|m| PluginMessage {

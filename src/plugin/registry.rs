@@ -123,7 +123,7 @@ pub struct TestMessage {
     /// Reply subject.
     #[serde(default)]
     pub reply: Option<String>,
-    /// Headers, in order.
+    /// Headers, in order, as `["Name", "value"]` pairs.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
     /// Payload as UTF-8 text (binary payloads are replaced lossily).
@@ -514,7 +514,15 @@ impl Plugins {
                     Err(e) => ("error", Some(e), vec![]),
                 }
             }
-            Ok(Verdict::Emit(list)) => ("emit", None, list.into_iter().map(Into::into).collect()),
+            // Checked as the chain checks them: one invalid message fails the verdict.
+            Ok(Verdict::Emit(list)) => match list
+                .iter()
+                .cloned()
+                .try_for_each(|m| super::convert::from_plugin(m).map(drop))
+            {
+                Ok(()) => ("emit", None, list.into_iter().map(Into::into).collect()),
+                Err(e) => ("error", Some(e), vec![]),
+            },
             Ok(Verdict::Reject { reason, .. }) => ("reject", Some(reason), vec![]),
             Err(e) => ("error", Some(e.to_string()), vec![]),
         };

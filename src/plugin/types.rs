@@ -82,6 +82,15 @@ pub enum Verdict {
     },
 }
 
+/// Checks an `emit` verdict's size against `max_emit` before its messages are converted or
+/// routed; over it, the whole verdict is a failure (`on_error` applies), never a truncation.
+pub fn check_emit(messages: usize, max_emit: usize) -> Result<(), CallError> {
+    if messages > max_emit {
+        return Err(CallError::TooManyEmits(messages));
+    }
+    Ok(())
+}
+
 /// Per-instance resource limits, so a plugin that loops, allocates without bound or fans
 /// out without bound costs only its own messages, never the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

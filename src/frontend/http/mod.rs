@@ -12,7 +12,8 @@
 //! - [`jsonws`]: `GET /v1/ws`, a WebSocket of JSON frames for pages without a NATS library.
 //! - [`headers`]: the HTTP <-> NATS header scheme.
 //! - [`auth`]: `Authorization` (Bearer or Basic) to an identity, and permission checks.
-//! - [`openapi`]: `GET /openapi.json`, generated from the handlers' annotations.
+//! - [`openapi`]: `GET /openapi.json`, generated from the handlers' annotations, with the
+//!   input rules ([`schema_rules`]) stated as patterns and bounds.
 //!
 //! [`Message`]: crate::core::message::Message
 
@@ -26,6 +27,7 @@ pub mod problem;
 pub mod publish;
 pub mod queue_sink;
 pub mod request;
+pub mod schema_rules;
 pub mod streams;
 pub mod subscribe;
 pub mod subscribe_stream;

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi, PartialSchema};
 
 use super::problem::{PROBLEM_JSON, Problem};
 use super::publish::{PublishAck, StreamAck};
+use super::schema_rules::{BodyRules, EmptyBodies, ParameterRules};
 use super::subscribe::{PayloadEncoding, SseMessage};
 
 /// The API description; [`ApiDoc::openapi`] builds the document.
@@ -42,7 +43,7 @@ use super::subscribe::{PayloadEncoding, SseMessage};
         openapi_json,
     ),
     components(schemas(Problem, PublishAck, StreamAck, super::streams::StreamList, super::plugins::PluginList, crate::plugin::registry::PluginInfo, crate::plugin::registry::TestResult, crate::plugin::registry::TestMessage, crate::plugin::binding::Binding, crate::plugin::binding::BindingLimits, crate::plugin::binding::BindingPatch, crate::plugin::metrics::MetricsSnapshot, SseMessage, PayloadEncoding, super::console::Stats)),
-    modifiers(&SecuritySchemes, &Limits),
+    modifiers(&SecuritySchemes, &Limits, &ParameterRules, &BodyRules, &EmptyBodies),
     tags(
         (name = "messages", description = "Publish, request and subscribe"),
         (name = "plugins", description = "WebAssembly plugins (admin)"),
@@ -156,6 +157,34 @@ mod tests {
         for status in ["101", "400", "401", "403", "429"] {
             assert!(ws[status].is_object(), "ws {status}");
         }
+        // The checks' rules are stated (`schema_rules.rs`), and publish bodies may be empty.
+        let param = &doc["paths"]["/v1/publish/{subject}"]["post"]["parameters"][0];
+        assert_eq!(
+            param["schema"]["pattern"],
+            super::super::schema_rules::literal_subject()
+        );
+        assert_eq!(
+            doc["paths"]["/v1/publish/{subject}"]["post"]["requestBody"]["required"],
+            false
+        );
+        let binding = &doc["components"]["schemas"]["Binding"]["properties"]["subjects"];
+        assert_eq!(
+            binding["items"]["pattern"],
+            super::super::schema_rules::subject_pattern()
+        );
+        let ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(
+            ids.len(),
+            unique.len(),
+            "operation ids must be unique: {ids:?}"
+        );
         let body = &doc["paths"]["/v1/publish/{subject}"]["post"]["requestBody"]["content"]["application/octet-stream"]
             ["schema"];
         assert_eq!(

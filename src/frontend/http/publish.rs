@@ -23,7 +23,8 @@ use super::SubscriptionGuard;
 use super::auth::{check_publish, identify};
 use super::headers;
 use super::problem::{ApiError, Problem, ProblemKind};
-use super::request::{ReplySink, new_inbox};
+use super::queue_sink::QueueSink;
+use super::request::new_inbox;
 use crate::auth::Identity;
 use crate::core::message::Message;
 use crate::core::router::{Publisher, Subscription};
@@ -189,14 +190,22 @@ pub(super) fn rejected(r: &Rejection) -> ApiError {
     )
 }
 
+/// Replies kept while waiting for a stream's ack (see [`publish_to_stream`]).
+const ACK_QUEUE: usize = 16;
+
 /// Publishes `msg` (whose reply is `inbox`) and waits for the stream's ack, as a JetStream
 /// client's `publish` does; a refusal becomes the matching problem.
+///
+/// Core subscribers of the subject get the message with the inbox as its reply too, and one
+/// that answers it (a service replying to whatever it receives) must not pass for the
+/// stream: replies that are not a JetStream ack or error are skipped.
 async fn publish_to_stream(
     shared: &Arc<Shared>,
     inbox: Bytes,
     msg: &Message,
 ) -> Result<StreamAck, ApiError> {
-    let (sink, rx) = ReplySink::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(ACK_QUEUE);
+    let sink = QueueSink::new(tx, None, |_, m: &Message| m.clone());
     let sub = Subscription::new(
         shared.next_client_id(),
         Bytes::from_static(b"1"),
@@ -207,15 +216,23 @@ async fn publish_to_stream(
     let _guard = SubscriptionGuard::subscribe(shared, sub)
         .map_err(|e| ApiError::new(ProblemKind::BadSubject, e.to_string()))?;
     route_raw(shared, msg);
-    let reply = match tokio::time::timeout(STREAM_ACK_TIMEOUT, rx).await {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(_)) | Err(_) => {
+    let deadline = tokio::time::Instant::now() + STREAM_ACK_TIMEOUT;
+    loop {
+        let Ok(Some(reply)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
             return Err(ApiError::new(
                 ProblemKind::StoreUnavailable,
                 "the stream did not acknowledge the message in time",
             ));
+        };
+        if let Some(result) = stream_ack(&reply.payload) {
+            return result;
         }
-    };
+    }
+}
+
+/// A JetStream publish ack (`{"stream","seq"[,"duplicate"]}`) or error (`{"error":{..}}`) as
+/// the HTTP answer; `None` when `payload` is neither (a reply from someone else).
+fn stream_ack(payload: &[u8]) -> Option<Result<StreamAck, ApiError>> {
     #[derive(Deserialize)]
     struct JsError {
         err_code: u16,
@@ -227,12 +244,7 @@ async fn publish_to_stream(
         #[serde(flatten)]
         ack: Option<StreamAck>,
     }
-    let parsed: AckOrError = serde_json::from_slice(&reply.payload).map_err(|e| {
-        ApiError::new(
-            ProblemKind::StoreUnavailable,
-            format!("unreadable stream ack: {e}"),
-        )
-    })?;
+    let parsed: AckOrError = serde_json::from_slice(payload).ok()?;
     match (parsed.error, parsed.ack) {
         (Some(e), _) => {
             let kind = match e.err_code {
@@ -242,16 +254,13 @@ async fn publish_to_stream(
                 10060 | 10070 | 10071 => ProblemKind::Conflict,
                 _ => ProblemKind::StoreUnavailable,
             };
-            Err(ApiError::new(
+            Some(Err(ApiError::new(
                 kind,
                 format!("{} (JetStream error {})", e.description, e.err_code),
-            ))
+            )))
         }
-        (None, Some(ack)) => Ok(ack),
-        (None, None) => Err(ApiError::new(
-            ProblemKind::StoreUnavailable,
-            "empty stream ack",
-        )),
+        (None, Some(ack)) => Some(Ok(ack)),
+        (None, None) => None,
     }
 }
 
@@ -363,4 +372,30 @@ fn route_raw(shared: &Shared, msg: &Message) -> usize {
     let delivered = shared.router.publish(&mut publisher, msg);
     publisher.flush();
     delivered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by schemathesis: a subscriber of a captured subject that answered the message
+    /// (the inbox is its reply subject) was read as the stream's ack, and the publish failed
+    /// with 503 although the stream had stored it. Only acks and JetStream errors count.
+    #[test]
+    fn only_jetstream_acks_and_errors_answer_a_stream_publish() {
+        for other in [&b"hello"[..], b"", b"{}", b"[1]", br#"{"seq":1}"#] {
+            assert!(stream_ack(other).is_none(), "{other:?}");
+        }
+        let ack = stream_ack(br#"{"stream":"ORDERS","seq":7}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ack.stream.as_str(), ack.seq, ack.duplicate),
+            ("ORDERS", 7, false)
+        );
+        let err =
+            br#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"}}"#;
+        let problem = stream_ack(err).unwrap().unwrap_err().problem();
+        assert_eq!(problem.status, 409);
+    }
 }

@@ -22,16 +22,16 @@ pub struct QueueSink<T> {
     pub close: CancellationToken,
     /// Whose permissions apply: deny rules that only overlap a wildcard or queue
     /// subscription are checked per message, under the permissions in force (a reload may
-    /// change them).
-    session: Arc<Session>,
+    /// change them). `None` for the server's own subscriptions (a stream's ack inbox).
+    session: Option<Arc<Session>>,
     wrap: fn(&Subscription, &Message) -> T,
 }
 
 impl<T> QueueSink<T> {
-    /// A sink feeding `tx`, filtered by the permissions of `session`.
+    /// A sink feeding `tx`, filtered by the permissions of `session` (if any).
     pub fn new(
         tx: mpsc::Sender<T>,
-        session: Arc<Session>,
+        session: Option<Arc<Session>>,
         wrap: fn(&Subscription, &Message) -> T,
     ) -> Self {
         QueueSink {
@@ -49,7 +49,8 @@ impl<T: Send> Sink for QueueSink<T> {
         if self.slow.load(Ordering::Relaxed) {
             return Enqueued::Dropped;
         }
-        if let Some(p) = &self.session.identity().permissions
+        if let Some(session) = &self.session
+            && let Some(p) = &session.identity().permissions
             && p.denies_delivery(sub, &msg.subject)
         {
             return Enqueued::Dropped;

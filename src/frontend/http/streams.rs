@@ -41,6 +41,7 @@ fn jetstream(shared: &Shared) -> Result<&Arc<JetStream>, ApiError> {
 #[utoipa::path(
     get,
     path = "/v1/streams",
+    operation_id = "list_streams",
     tag = "streams",
     responses(
         (status = 200, description = "All streams with their config and state", body = StreamList),
@@ -70,6 +71,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/v1/streams/{name}",
+    operation_id = "stream_info",
     tag = "streams",
     params(("name" = String, Path, description = "Stream name", example = "ORDERS")),
     responses(

@@ -187,7 +187,9 @@ pub async fn subscribe(
     }
 
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let sink = Arc::new(QueueSink::new(tx, session.clone(), |_, msg| detach(msg)));
+    let sink = Arc::new(QueueSink::new(tx, Some(session.clone()), |_, msg| {
+        detach(msg)
+    }));
     let sub = Subscription::new(
         shared.next_client_id(),
         Bytes::from_static(b"1"),

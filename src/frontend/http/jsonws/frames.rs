@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::super::subscribe::SseMessage;
+use crate::core::headers::{is_valid_name, is_valid_value};
 
 /// What a client asks for.
 #[derive(Debug, PartialEq, Eq, Deserialize)]
@@ -115,17 +116,11 @@ impl Outbound {
             return Ok(None);
         }
         for (name, values) in &self.headers {
-            let bad_name = name.is_empty()
-                || name
-                    .bytes()
-                    .any(|b| b == b':' || b.is_ascii_whitespace() || b.is_ascii_control());
-            if bad_name {
+            // Tokens only: what every NATS client can parse on the receiving side.
+            if !is_valid_name(name.as_bytes()) {
                 return Err(format!("\"{name}\" is not a valid header name"));
             }
-            if values
-                .iter()
-                .any(|v| v.bytes().any(|b| b == b'\r' || b == b'\n'))
-            {
+            if !values.iter().all(|v| is_valid_value(v.as_bytes())) {
                 return Err(format!(
                     "the value of header \"{name}\" contains a line break"
                 ));
@@ -249,6 +244,8 @@ mod tests {
         for (name, value) in [
             ("Bad:Name", "v"),
             ("Sp ace", "v"),
+            ("é", "v"),
+            ("(x)", "v"),
             ("Ok", "a\r\nInjected: 1"),
         ] {
             let mut out = Outbound::default();

@@ -33,7 +33,7 @@
 pub mod frames;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -64,7 +64,7 @@ use super::publish::{check_length, check_literal, route};
 use super::queue_sink::QueueSink;
 use super::request::{ReplySink, new_inbox, timeout};
 use super::subscribe::{SseMessage, detach};
-use crate::auth::Identity;
+use crate::auth::{Identity, SavedCredentials};
 use crate::core::message::Message;
 use crate::core::router::Subscription;
 use crate::core::subject::{is_valid_queue, is_valid_subject};
@@ -118,6 +118,11 @@ pub struct WsParams {
     params(
         WsParams,
         ("sluice_token" = Option<String>, Cookie, description = "Token auth for browsers, instead of `?token=`"),
+        // The upgrade request of RFC 6455; browsers send these by themselves.
+        ("Connection" = String, Header, description = "Lists `Upgrade`", pattern = r"^(?:[^,]*,)*[\x20\t]*[Uu][Pp][Gg][Rr][Aa][Dd][Ee][\x20\t]*(?:,[^,]*)*(?![\s\S])"),
+        ("Upgrade" = String, Header, description = "`websocket`", pattern = r"^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt](?![\s\S])"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`", pattern = r"^13(?![\s\S])"),
+        ("Sec-WebSocket-Key" = String, Header, description = "The client's nonce (base64 of 16 bytes)"),
     ),
     responses(
         (status = 101, description = "Switching to a WebSocket of JSON text frames. Client ops: `subscribe` {subject, queue?} -> `subscribed` {sid}; `unsubscribe` {sid} -> `unsubscribed`; `publish` {subject, payload, encoding?: \"base64\", headers?: {name: [values]}, reply?} -> `published` {delivered}; `request` {same, timeout_ms?} -> `reply` {message}; `ping` -> `pong`. Each may carry an `id`, echoed back. The server sends `message` {sid, message} (the SSE message JSON) and `error` {id?, code, error}. A client 1024 frames behind is closed with code 1008."),
@@ -165,6 +170,20 @@ enum Outgoing {
     Message { sid: Bytes, msg: Message },
 }
 
+impl Outgoing {
+    /// The text frame that carries it.
+    fn into_text(self) -> String {
+        match self {
+            Outgoing::Frame(text) => text,
+            Outgoing::Message { sid, msg } => ServerFrame::Message {
+                sid: String::from_utf8_lossy(&sid).into_owned(),
+                message: SseMessage::new(&msg, false),
+            }
+            .to_text(),
+        }
+    }
+}
+
 /// The sink all of one socket's subscriptions share: full means slow consumer, closed 1008.
 type WsSink = QueueSink<Outgoing>;
 
@@ -192,7 +211,7 @@ struct Conn {
 async fn run(shared: Arc<Shared>, session: Arc<Session>, rate_key: RateKey, socket: WebSocket) {
     let (ws_tx, mut ws_rx) = socket.split();
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
-    let sink = Arc::new(WsSink::new(tx, session.clone(), wrap_delivery));
+    let sink = Arc::new(WsSink::new(tx, Some(session.clone()), wrap_delivery));
     let close = sink.close.clone();
     let heard = Arc::new(AtomicBool::new(true));
     let violation = Arc::new(OnceLock::new());
@@ -205,16 +224,7 @@ async fn run(shared: Arc<Shared>, session: Arc<Session>, rate_key: RateKey, sock
         session.revoked().clone(),
         violation.clone(),
     ));
-    let mut conn = Conn {
-        client_id: shared.next_client_id(),
-        shared,
-        session: session.clone(),
-        rate_key,
-        sink,
-        subs: HashMap::new(),
-        next_sid: 1,
-        requests: JoinSet::new(),
-    };
+    let mut conn = Conn::new(shared, session.clone(), rate_key, sink);
     debug!(client_id = conn.client_id, "JSON WebSocket opened.");
     loop {
         let frame = tokio::select! {
@@ -230,20 +240,18 @@ async fn run(shared: Arc<Shared>, session: Arc<Session>, rate_key: RateKey, sock
         };
         heard.store(true, Ordering::Relaxed);
         match frame {
-            Some(Ok(WsMessage::Text(text))) => conn.handle(text.as_str()).await,
-            Some(Ok(WsMessage::Binary(_))) => {
-                let error = "binary frames are not accepted: send JSON in text frames";
-                conn.send(error_frame(None, 400, error)).await;
+            Some(Ok(message)) => {
+                if !conn.on_message(message).await {
+                    break;
+                }
             }
-            // Pings are answered by the WebSocket layer itself; pongs only prove liveness.
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
             Some(Err(e)) => {
                 if is_too_big(e) {
                     let _ = violation.set((close_code::SIZE, "Message Too Big"));
                 }
                 break;
             }
-            Some(Ok(WsMessage::Close(_))) | None => break,
+            None => break,
         }
     }
     close.cancel();
@@ -253,6 +261,39 @@ async fn run(shared: Arc<Shared>, session: Arc<Session>, rate_key: RateKey, sock
 }
 
 impl Conn {
+    fn new(
+        shared: Arc<Shared>,
+        session: Arc<Session>,
+        rate_key: RateKey,
+        sink: Arc<WsSink>,
+    ) -> Conn {
+        Conn {
+            client_id: shared.next_client_id(),
+            shared,
+            session,
+            rate_key,
+            sink,
+            subs: HashMap::new(),
+            next_sid: 1,
+            requests: JoinSet::new(),
+        }
+    }
+
+    /// Handles one WebSocket message from the client; false when it closes the socket.
+    async fn on_message(&mut self, message: WsMessage) -> bool {
+        match message {
+            WsMessage::Text(text) => self.handle(text.as_str()).await,
+            WsMessage::Binary(_) => {
+                let error = "binary frames are not accepted: send JSON in text frames";
+                self.send(error_frame(None, 400, error)).await;
+            }
+            // Pings are answered by the WebSocket layer itself; pongs only prove liveness.
+            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+            WsMessage::Close(_) => return false,
+        }
+        true
+    }
+
     /// Queues an answer; waits for room (the client's own backlog), not past the socket's end.
     async fn send(&self, frame: ServerFrame) {
         let text = Outgoing::Frame(frame.to_text());
@@ -521,14 +562,7 @@ async fn write_loop(
             }
             out = rx.recv() => match out {
                 None => break None,
-                Some(Outgoing::Frame(text)) => WsMessage::Text(text.into()),
-                Some(Outgoing::Message { sid, msg }) => {
-                    let frame = ServerFrame::Message {
-                        sid: String::from_utf8_lossy(&sid).into_owned(),
-                        message: SseMessage::new(&msg, false),
-                    };
-                    WsMessage::Text(frame.to_text().into())
-                }
+                Some(out) => WsMessage::Text(out.into_text().into()),
             },
         };
         match tokio::time::timeout(deadline, ws_tx.send(out)).await {
@@ -553,6 +587,39 @@ async fn write_loop(
         };
         let _ = tokio::time::timeout(deadline, ws_tx.send(WsMessage::Close(Some(frame)))).await;
     }
+}
+
+/// Fuzzing seam, not an API (used by the `websocket_messages` fuzz target): runs `messages`
+/// through one socket's handling as [`run`] does, without a socket, and returns the text
+/// frames the socket would send, in order. Stops where a socket would close (a close
+/// message, a slow consumer); requests still waiting for a reply are aborted at the end.
+#[doc(hidden)]
+pub async fn replay(
+    shared: Arc<Shared>,
+    identity: Identity,
+    messages: Vec<WsMessage>,
+) -> Vec<String> {
+    let (tx, mut rx) = mpsc::channel(QUEUE_LEN);
+    let auth = Arc::clone(&*shared.auth());
+    let rate_key = RateKey::of(auth.required(), Some(&identity), Ipv4Addr::LOCALHOST.into());
+    let session = (shared.sessions).open(&shared, SavedCredentials::default(), identity, &auth);
+    let sink = Arc::new(WsSink::new(tx, Some(session.clone()), wrap_delivery));
+    let mut conn = Conn::new(shared, session, rate_key, sink.clone());
+    let mut sent = Vec::new();
+    for message in messages {
+        if sink.close.is_cancelled() || !conn.on_message(message).await {
+            break;
+        }
+        // Drained after each message, as the writer task would, so answers never wait.
+        while let Ok(out) = rx.try_recv() {
+            sent.push(out.into_text());
+        }
+    }
+    drop(conn);
+    while let Ok(out) = rx.try_recv() {
+        sent.push(out.into_text());
+    }
+    sent
 }
 
 #[cfg(test)]
