@@ -20,6 +20,24 @@ async fn context(server: &Server) -> jetstream::Context {
     jetstream::new(nc)
 }
 
+/// [`server`] with one stream `name` capturing `subjects`, and a JetStream context.
+async fn with_stream(
+    dir: &tempfile::TempDir,
+    name: &str,
+    subjects: &str,
+) -> (Server, jetstream::Context) {
+    let server = server(dir);
+    let js = context(&server).await;
+    js.create_stream(Config {
+        name: name.into(),
+        subjects: vec![subjects.into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (server, js)
+}
+
 async fn post(
     server: &Server,
     subject: &str,
@@ -102,6 +120,34 @@ async fn http_publish_returns_the_stream_ack() {
         .await
         .unwrap();
     assert_eq!((info.state.messages, info.state.last_sequence), (2, 2));
+}
+
+/// Found by schemathesis (tests/api-schema): a subscriber of a captured subject that answers
+/// what it receives (its reply subject is the HTTP publish's ack inbox) must not pass for the
+/// stream: the publish still gets the stream's ack, not a 503.
+#[tokio::test]
+async fn a_subscriber_answering_the_message_is_not_taken_for_the_stream_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _js) = with_stream(&dir, "ECHO", "echo.>").await;
+    let nc = async_nats::connect(server.url()).await.expect("connect");
+    let mut sub = nc.subscribe("echo.>").await.unwrap();
+    nc.flush().await.unwrap();
+    let answering = tokio::spawn(async move {
+        use futures::StreamExt;
+        if let Some(msg) = sub.next().await
+            && let Some(reply) = msg.reply
+        {
+            nc.publish(reply, "not an ack".into()).await.unwrap();
+            nc.flush().await.unwrap();
+        }
+    });
+    let (status, ack) = post(&server, "echo.1", &[], "hello").await;
+    assert_eq!(
+        (status, ack["stream"].as_str(), ack["seq"].as_u64()),
+        (200, Some("ECHO"), Some(1)),
+        "{ack}"
+    );
+    answering.await.unwrap();
 }
 
 async fn get_json(url: String) -> Value {
@@ -346,15 +392,7 @@ async fn sse(
 #[tokio::test]
 async fn sse_on_a_stream_resumes_after_last_event_id() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(&dir);
-    let js = context(&server).await;
-    js.create_stream(Config {
-        name: "FEED".into(),
-        subjects: vec!["feed.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (server, js) = with_stream(&dir, "FEED", "feed.>").await;
     for i in 1..=3 {
         js.publish(format!("feed.{i}"), format!("m{i}").into())
             .await

@@ -303,7 +303,7 @@ fuzz_target!(|input: Input| {
     if let OnError::DeadLetter(s) = &policy {
         assert!(is_valid_literal_subject(s.as_bytes()), "dead letter {s:?}");
     }
-    let max_emit = binding.limits(&SHARED.config.plugins).max_emit;
+    let max_emit = binding.limits(&SHARED.config().plugins).max_emit;
 
     // The verdict as the host converts it (the emit limit first), then applied.
     let converted = match &verdict {

@@ -95,7 +95,7 @@ const ANSWERS: &[&str] = &[
 const CODES: &[u64] = &[400, 403, 404, 413, 429, 503, 504];
 
 async fn run_json(shared: Arc<Shared>, user: &str, rest: &str) {
-    let Some(identity) = shared.auth.authenticate(Credentials {
+    let Some(identity) = shared.auth().authenticate(Credentials {
         user: Some(user),
         pass: Some("p"),
         ..Credentials::default()

@@ -54,7 +54,8 @@ pub struct Edit {
     /// A new subject. The host does not validate it: the caller must check that it is a
     /// valid literal subject before routing.
     pub subject: Option<String>,
-    /// Headers to set, each replacing every value of that name.
+    /// Headers to set, each replacing every value of that name. The caller must check them
+    /// (`convert::check_headers`) before routing, as it does the subject.
     pub set_headers: Vec<(String, String)>,
     /// Header names to remove.
     pub remove_headers: Vec<String>,
