@@ -272,6 +272,54 @@ async fn lame_duck_mode_on_sigusr2() {
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
 }
 
+/// Lame duck as operators use it: a client that knows two servers is moved off the one
+/// going down and carries on through the other.
+#[tokio::test]
+async fn a_client_in_lame_duck_reconnects_to_another_server() {
+    let mut leaving = Server::with_config(
+        "[nats]\nlame_duck_duration = \"1s\"\nlame_duck_grace_period = \"200ms\"\n",
+        &["-m", "-1"],
+    );
+    let staying = Server::start(&[]);
+    let watcher = async_nats::connect(staying.url()).await.unwrap();
+    let mut arrived = watcher.subscribe("moved.on").await.unwrap();
+    sync(&watcher).await;
+    let client = async_nats::ConnectOptions::new()
+        .retain_servers_order()
+        .ignore_discovered_servers()
+        .connect(vec![leaving.url(), staying.url()])
+        .await
+        .unwrap();
+    assert_eq!(leaving.monitor_json("/connz").await["num_connections"], 1);
+
+    let status = Command::new("kill")
+        .args(["-USR2", &leaving.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(leaving.wait_exit(Duration::from_secs(10)), Some(0));
+
+    // The client reconnects to the other server by itself and its publishes arrive there.
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = client.publish("moved.on", "still here".into()).await;
+            let _ = client.flush().await;
+            if let Ok(Some(m)) =
+                tokio::time::timeout(Duration::from_millis(200), arrived.next()).await
+            {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("the client reached the other server");
+    assert_eq!(&got.payload[..], b"still here");
+    assert_eq!(
+        client.connection_state(),
+        async_nats::connection::State::Connected
+    );
+}
+
 #[test]
 fn sigterm_still_stops_the_server_after_its_stderr_is_gone() {
     use std::io::{BufRead, BufReader};
