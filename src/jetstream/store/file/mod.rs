@@ -301,13 +301,12 @@ impl MessageStore for FileStore {
             let mut inner = self.shared.inner.lock();
             inner.check_open()?;
             let mut locs: Vec<(u64, FileLoc)> = Vec::new();
-            let mut file = None;
             let mut seq = from_seq;
             while locs.len() < max {
                 let Some(next) = inner.core.next_match(seq, None) else {
                     break;
                 };
-                let Some((f, loc)) = locate_in(&inner, next) else {
+                let Some(loc) = inner.core.get(next).map(|e| e.loc) else {
                     break;
                 };
                 // One read covers records of one segment lying in order within READ_SPAN.
@@ -316,13 +315,13 @@ impl MessageStore for FileStore {
                     if !ordered || u64::from(loc.off + loc.len - first.off) > READ_SPAN {
                         break;
                     }
-                } else {
-                    file = Some(f);
                 }
                 locs.push((next, loc));
                 seq = next + 1;
             }
-            (file, locs)
+            // The file is looked up once, for the segment all of the batch is in.
+            let file = (locs.first()).and_then(|(_, first)| inner.segments.get(&first.seg));
+            (file.map(|seg| seg.file.clone()), locs)
         };
         let (Some(file), Some(&(_, first)), Some(&(_, last))) = (file, locs.first(), locs.last())
         else {
