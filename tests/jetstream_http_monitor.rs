@@ -131,7 +131,9 @@ async fn a_subscriber_answering_the_message_is_not_taken_for_the_stream_ack() {
     let (server, _js) = with_stream(&dir, "ECHO", "echo.>").await;
     let nc = async_nats::connect(server.url()).await.expect("connect");
     let mut sub = nc.subscribe("echo.>").await.unwrap();
-    nc.flush().await.unwrap();
+    // A round trip, so the server has the subscription before the HTTP publish (flush does
+    // not wait for the server).
+    common::sync(&nc).await;
     let answering = tokio::spawn(async move {
         use futures::StreamExt;
         if let Some(msg) = sub.next().await
@@ -147,7 +149,10 @@ async fn a_subscriber_answering_the_message_is_not_taken_for_the_stream_ack() {
         (200, Some("ECHO"), Some(1)),
         "{ack}"
     );
-    answering.await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), answering)
+        .await
+        .expect("the subscriber got the message and answered")
+        .unwrap();
 }
 
 async fn get_json(url: String) -> Value {
