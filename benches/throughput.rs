@@ -318,7 +318,7 @@ async fn run_counted(url: &str, scenario: Scenario, msgs: usize, payload: Bytes)
             _ => nc.subscribe("bench").await,
         }
         .expect("subscribe");
-        nc.flush().await.expect("flush");
+        sync_with_server(&nc).await;
         let received = received.clone();
         tasks.push(tokio::spawn(async move {
             while sub.next().await.is_some() {
@@ -330,6 +330,15 @@ async fn run_counted(url: &str, scenario: Scenario, msgs: usize, payload: Bytes)
         clients.push(nc);
     }
     let publisher = async_nats::connect(url).await.expect("connect publisher");
+    // With no subscriber the run ends when the server has read every publish: the server
+    // handles a connection's messages in order, so the publisher's own message on `done`
+    // comes back after all of them. (`flush` only empties the client's buffer: without this
+    // the timing would end while megabytes still sat unread in the socket.)
+    let mut done = publisher
+        .subscribe("bench.done")
+        .await
+        .expect("subscribe done");
+    sync_with_server(&publisher).await;
     let start = Instant::now();
     let mut last_progress = start;
     for _ in 0..msgs {
@@ -338,7 +347,17 @@ async fn run_counted(url: &str, scenario: Scenario, msgs: usize, payload: Bytes)
             .await
             .expect("publish");
     }
+    publisher
+        .publish("bench.done", Bytes::new())
+        .await
+        .expect("publish done");
     publisher.flush().await.expect("flush");
+    if expected == 0 {
+        tokio::time::timeout(Duration::from_secs(120), done.next())
+            .await
+            .expect("the server never echoed the end of the run")
+            .expect("done subscription");
+    }
     if expected > 0 {
         // Gives up after 120 s, or after 10 s without a delivery (messages were lost, e.g.
         // dropped as a slow consumer somewhere on the way).
@@ -372,6 +391,12 @@ async fn run_counted(url: &str, scenario: Scenario, msgs: usize, payload: Bytes)
     }
     let counted = if expected == 0 { msgs } else { got };
     (counted as f64 / elapsed, expected.saturating_sub(got))
+}
+
+/// Returns once the server has applied everything `client` sent so far (a request to a
+/// subject nobody serves comes back as "no responders" after a server round trip).
+async fn sync_with_server(client: &async_nats::Client) {
+    let _ = client.request("bench.sync", Bytes::new()).await;
 }
 
 /// Request/reply latency in microseconds (p50, p99) with `concurrency` requesters sharing

@@ -685,6 +685,7 @@ mod tests {
             ping_interval = "1m 30s"
             max_pings_out = 3
             auth_timeout = "500ms"
+            no_fast_producer_stall = true
             [monitor] # comment
             host = "127.0.0.2"
             port = 8222
@@ -739,6 +740,7 @@ mod tests {
                 auth_timeout: Duration::from_millis(500),
                 lame_duck_duration: SECS(120),
                 lame_duck_grace_period: SECS(10),
+                no_fast_producer_stall: true,
                 tls: None,
             },
             monitor: Some(MonitorConfig { host: "127.0.0.2".into(), port: 8222, tls: None }),

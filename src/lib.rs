@@ -19,6 +19,9 @@
 //! - [`reload`]: SIGHUP: apply a changed config file to the running server, or refuse it.
 //! - [`monitor`]: `/varz`, `/connz`, `/subsz`, `/healthz` and Prometheus `/metrics`.
 
+// `/varz` is one `serde_json::json!` literal with more fields than the default limit allows.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod cli;
 pub mod config;

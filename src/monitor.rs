@@ -165,6 +165,7 @@ async fn varz(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "in_bytes": s.in_bytes.load(Ordering::Relaxed),
         "out_bytes": out_bytes,
         "slow_consumers": s.slow_consumers.load(Ordering::Relaxed),
+        "stalled_clients": s.stalls.load(Ordering::Relaxed),
         "subscriptions": shared.router.subscription_count(),
         "jetstream": varz_jetstream(&shared),
         "upstream": varz_upstream(&shared),
@@ -316,6 +317,9 @@ struct ConnInfo {
     out_msgs: u64,
     in_bytes: u64,
     out_bytes: u64,
+    /// Times publishers waited for this client to catch up (omitted at 0, as nats-server).
+    #[serde(skip_serializing_if = "is_zero")]
+    stalls: u64,
     subscriptions: usize,
     #[serde(skip_serializing_if = "String::is_empty")]
     name: String,
@@ -390,6 +394,7 @@ fn conn_info(c: &ClientState, q: &ConnzQuery) -> ConnInfo {
         out_msgs: c.msgs_out.load(Ordering::Relaxed),
         in_bytes: c.bytes_in.load(Ordering::Relaxed),
         out_bytes: c.bytes_out.load(Ordering::Relaxed),
+        stalls: c.stall.waits(),
         subscriptions: subs.len(),
         name: meta.name,
         lang: meta.lang,
@@ -571,6 +576,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "counter",
         "Connections closed because they could not keep up.",
         s.slow_consumers.load(Ordering::Relaxed) as f64,
+    );
+    metric(
+        "sluice_producer_stalls_total",
+        "counter",
+        "Times a publisher waited for a subscriber with a large backlog to catch up.",
+        s.stalls.load(Ordering::Relaxed) as f64,
     );
     if let Some(up) = shared.upstream.get() {
         metric(

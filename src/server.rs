@@ -252,6 +252,9 @@ pub struct ServerStats {
     pub closed_out_bytes: AtomicU64,
     /// Connections cut off as slow consumers.
     pub slow_consumers: AtomicU64,
+    /// Times a publishing connection waited for a subscriber to catch up (fast-producer
+    /// stall; `/varz` `stalled_clients`).
+    pub stalls: AtomicU64,
     /// Connections accepted since start.
     pub total_connections: AtomicU64,
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,6 +197,91 @@ async fn slow_consumer_over_max_pending_is_cut_off() {
 #[tokio::test]
 async fn slow_consumer_past_write_deadline_is_cut_off() {
     slow_consumer_scenario("[nats]\nwrite_deadline = \"300ms\"\n").await;
+}
+
+/// A subscriber that reads, but slower than the publisher writes: the fast-producer stall
+/// holds the publisher back whenever the subscriber's backlog passes three quarters of
+/// `max_pending`, so it receives everything. Returns the bytes it received and `/varz`.
+async fn slow_reader_scenario(config: &str) -> (usize, serde_json::Value, serde_json::Value) {
+    const MSGS: usize = 30_000;
+    // "MSG slow 1 1024\r\n", the payload, "\r\n".
+    const WANT: usize = MSGS * (17 + 1024 + 2);
+    let server = Server::with_config(config, &["-m", "-1"]);
+    // A thread of its own, so its pace does not depend on the test's runtime.
+    let mut reader = std::net::TcpStream::connect(&server.addr).unwrap();
+    reader
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB slow 1\r\nPING\r\n")
+        .unwrap();
+    // INFO, then the PONG that shows the subscription is in place.
+    let mut hello = Vec::new();
+    while !hello.ends_with(b"PONG\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(reader.read(&mut byte).unwrap(), 1, "connection closed");
+        hello.push(byte[0]);
+    }
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let slow = std::thread::spawn(move || {
+        // At most 32 KiB a millisecond: far slower than a publisher on loopback.
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut got = 0;
+        while got < WANT {
+            match reader.read(&mut buf) {
+                Ok(n) if n > 0 => got += n,
+                _ => break,
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Still connected, for `/connz`.
+        (got, reader)
+    });
+    let publisher = async_nats::connect(server.url()).await.unwrap();
+    sync(&publisher).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+    for _ in 0..MSGS {
+        publisher.publish("slow", payload.clone()).await.unwrap();
+    }
+    sync(&publisher).await;
+    let (got, reader) = tokio::task::spawn_blocking(move || slow.join().unwrap())
+        .await
+        .unwrap();
+    let varz = server.monitor_json("/varz").await;
+    let connz = server.monitor_json("/connz").await;
+    drop(reader);
+    (got.min(WANT) * 100 / WANT, varz, connz)
+}
+
+#[tokio::test]
+async fn a_slow_reader_holds_the_publisher_back_instead_of_being_cut_off() {
+    let (percent, varz, connz) =
+        slow_reader_scenario("[nats]\nmax_payload = 4096\nmax_pending = \"2MiB\"\n").await;
+    assert_eq!(percent, 100, "the slow reader got everything: {varz}");
+    assert_eq!(varz["slow_consumers"], 0);
+    assert!(varz["stalled_clients"].as_u64().unwrap() > 0, "{varz}");
+    let stalls: Vec<_> = connz["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["stalls"].as_u64())
+        .collect();
+    assert_eq!(
+        stalls.len(),
+        1,
+        "only the slow reader stalled publishers: {connz}"
+    );
+    assert!(stalls[0] > 0);
+}
+
+#[tokio::test]
+async fn without_the_stall_the_same_reader_is_a_slow_consumer() {
+    let (percent, varz, _) = slow_reader_scenario(
+        "[nats]\nmax_payload = 4096\nmax_pending = \"2MiB\"\nno_fast_producer_stall = true\n",
+    )
+    .await;
+    assert!(percent < 100, "the reader was cut off");
+    assert_eq!(varz["slow_consumers"], 1);
+    assert_eq!(varz["stalled_clients"], 0);
 }
 
 #[test]

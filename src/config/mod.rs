@@ -109,6 +109,9 @@ pub struct NatsConfig {
     /// Lame duck mode: how long clients get to leave by themselves before the server starts
     /// closing them.
     pub lame_duck_grace_period: Duration,
+    /// Never make publishers wait for subscribers whose backlog is high (nats-server's
+    /// `no_fast_producer_stall`): such subscribers then reach `max_pending` sooner.
+    pub no_fast_producer_stall: bool,
     /// TLS on the client port (`[nats.tls]`, `--tls`); `None` serves plain TCP.
     pub tls: Option<TlsConfig>,
 }
@@ -257,6 +260,7 @@ pub(crate) struct NatsFile {
     auth_timeout: Option<DurationFile>,
     lame_duck_duration: Option<DurationFile>,
     lame_duck_grace_period: Option<DurationFile>,
+    no_fast_producer_stall: Option<bool>,
     pub(crate) tls: tls::TlsFile,
 }
 
@@ -597,6 +601,7 @@ fn build_nats(p: &mut Problems, n: NatsFile) -> NatsConfig {
         auth_timeout: p.positive("nats.auth_timeout", n.auth_timeout, AUTH_TIMEOUT),
         lame_duck_duration,
         lame_duck_grace_period,
+        no_fast_producer_stall: n.no_fast_producer_stall.unwrap_or(false),
         tls: tls::build(p, "nats.tls", n.tls),
     }
 }

@@ -4,5 +4,6 @@
 pub mod headers;
 pub mod message;
 pub mod router;
+pub mod stall;
 pub mod subject;
 pub mod sublist;

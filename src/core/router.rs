@@ -17,6 +17,7 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
 use super::message::Message;
+use super::stall::StallGate;
 use super::sublist::{MatchResult, Sublist, SublistError, SublistStats};
 
 /// Where a subscriber's messages go: a NATS connection's outbound buffer, an SSE stream, ...
@@ -26,6 +27,11 @@ pub trait Sink: Send + Sync {
     fn enqueue(&self, sub: &Subscription, msg: &Message) -> Enqueued;
     /// Wakes the sink's writer; called once per publisher batch for sinks that asked for it.
     fn flush(&self);
+    /// The gate producers wait on while this sink's backlog is high (see
+    /// [`crate::core::stall`]); sinks that never stall producers have none.
+    fn stall_gate(&self) -> Option<&StallGate> {
+        None
+    }
 }
 
 /// The way out to an upstream NATS cluster (upstream mode). Local subscribers then receive
@@ -46,6 +52,9 @@ pub enum Enqueued {
     Queued {
         /// The sink's writer has not been signalled since it last drained.
         kick: bool,
+        /// The sink's backlog is above its stall mark: the publisher should wait on its
+        /// [`Sink::stall_gate`] before reading more.
+        stalled: bool,
     },
     /// Not delivered (closed, slow consumer, or filtered by a permission).
     Dropped,
@@ -322,9 +331,12 @@ impl Router {
             self.unsubscribe(sub);
         }
         match outcome {
-            Enqueued::Queued { kick } => {
+            Enqueued::Queued { kick, stalled } => {
                 if kick {
                     publisher.kicks.push(sub.sink.clone());
+                }
+                if stalled && !publisher.stalled.iter().any(|s| Arc::ptr_eq(s, &sub.sink)) {
+                    publisher.stalled.push(sub.sink.clone());
                 }
                 true
             }
@@ -343,6 +355,9 @@ pub struct Publisher {
     generation: u64,
     cache: FxHashMap<Bytes, Arc<MatchResult<Subscription>>>,
     kicks: Vec<Arc<dyn Sink>>,
+    /// Sinks above their stall mark that this publisher wrote to since the last
+    /// [`Publisher::take_stalled`].
+    stalled: Vec<Arc<dyn Sink>>,
     rng: u64,
 }
 
@@ -355,6 +370,7 @@ impl Publisher {
             generation: u64::MAX,
             cache: FxHashMap::default(),
             kicks: Vec::new(),
+            stalled: Vec::new(),
             rng: client_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         }
     }
@@ -369,6 +385,17 @@ impl Publisher {
         for sink in self.kicks.drain(..) {
             sink.flush();
         }
+    }
+
+    /// Whether a sink written to since the last [`Publisher::take_stalled`] asked its
+    /// producers to wait.
+    pub fn has_stalled(&self) -> bool {
+        !self.stalled.is_empty()
+    }
+
+    /// Takes the stalled sinks written to (each once), leaving the list empty.
+    pub fn take_stalled(&mut self) -> Vec<Arc<dyn Sink>> {
+        std::mem::take(&mut self.stalled)
     }
 
     fn lookup(

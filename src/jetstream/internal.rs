@@ -35,7 +35,10 @@ impl<T: Clone + Send + Sync + 'static> InboxSink<T> {
 impl<T: Clone + Send + Sync + 'static> Sink for InboxSink<T> {
     fn enqueue(&self, _sub: &Subscription, msg: &Message) -> Enqueued {
         match self.tx.send((self.tag.clone(), msg.clone())) {
-            Ok(()) => Enqueued::Queued { kick: false },
+            Ok(()) => Enqueued::Queued {
+                kick: false,
+                stalled: false,
+            },
             Err(_) => Enqueued::Dropped,
         }
     }

@@ -112,6 +112,11 @@ pub fn applied_changes(old: &Config, new: &Config) -> Vec<String> {
         &o.lame_duck_grace_period,
         &n.lame_duck_grace_period,
     );
+    value(
+        "nats.no_fast_producer_stall",
+        &o.no_fast_producer_stall,
+        &n.no_fast_producer_stall,
+    );
     let (w, x) = (&old.websocket, &new.websocket);
     value(
         "websocket.max_frame_size",

@@ -56,7 +56,10 @@ impl<T: Send> Sink for QueueSink<T> {
             return Enqueued::Dropped;
         }
         match self.tx.try_send((self.wrap)(sub, msg)) {
-            Ok(()) => Enqueued::Queued { kick: false },
+            Ok(()) => Enqueued::Queued {
+                kick: false,
+                stalled: false,
+            },
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.slow.store(true, Ordering::Release);
                 self.close.cancel();

@@ -190,7 +190,10 @@ impl Sink for ReplySink {
         };
         // Err means the handler is gone (client hung up or timed out): nobody to deliver to.
         if tx.send(msg.clone()).is_ok() {
-            Enqueued::Queued { kick: false }
+            Enqueued::Queued {
+                kick: false,
+                stalled: false,
+            }
         } else {
             Enqueued::Dropped
         }

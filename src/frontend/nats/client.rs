@@ -18,6 +18,7 @@ use super::outbound::Outbound;
 use crate::auth::{Identity, Permissions, SavedCredentials};
 use crate::core::message::Message;
 use crate::core::router::{Enqueued, Sink, Subscription};
+use crate::core::stall::{StallGate, stall_mark};
 use crate::protocol::encoder;
 
 /// The CONNECT options nats-server understands from clients. Unknown fields are ignored, as
@@ -152,6 +153,8 @@ pub struct ClientState {
     pub out: Mutex<Outbound>,
     /// Wakes the writer task.
     pub wake: Notify,
+    /// Closed while the outbound backlog is above its stall mark; publishers wait on it.
+    pub stall: StallGate,
     /// Cancelled when the connection must end; the writer then flushes (or not) and exits.
     pub closing: CancellationToken,
     flush_on_close: AtomicBool,
@@ -216,6 +219,7 @@ impl ClientState {
             started: SystemTime::now(),
             out: Mutex::new(Outbound::default()),
             wake: Notify::new(),
+            stall: StallGate::default(),
             closing: CancellationToken::new(),
             flush_on_close: AtomicBool::new(true),
             close_reason: Mutex::new(None),
@@ -268,6 +272,22 @@ impl ClientState {
     /// The client's permissions (`None` inside: unrestricted). Hold the guard briefly.
     pub fn permissions(&self) -> Guard<Option<Arc<Permissions>>> {
         self.permissions.load()
+    }
+
+    /// Opens the stall gate once the backlog is back under the mark; called by the writer
+    /// with the outbound lock held, as `enqueue` closes it under that lock.
+    pub fn release_stall(&self, out: &Outbound) {
+        if self.stall.is_closed()
+            && out.pending <= stall_mark(self.max_pending.load(Ordering::Relaxed))
+        {
+            self.stall.open();
+        }
+    }
+
+    /// Whether the client has permissions at all: the publish path skips loading them for
+    /// the (common) unrestricted client.
+    pub fn is_restricted(&self) -> bool {
+        self.restricted.load(Ordering::Acquire)
     }
 
     fn store_permissions(&self, permissions: Option<Arc<Permissions>>) {
@@ -357,6 +377,8 @@ impl ClientState {
         }
         self.flush_on_close.store(flush, Ordering::Relaxed);
         self.out.lock().closed = true;
+        // Nobody needs to wait for a connection that is going away.
+        self.stall.open();
         self.closing.cancel();
     }
 
@@ -393,7 +415,7 @@ impl ClientState {
     /// Checks and filters a delivery against the client's subscribe deny list, and records
     /// reply rights. Returns false when the message must not be delivered.
     fn admit(&self, sub: &Subscription, msg: &Message) -> bool {
-        if !self.restricted.load(Ordering::Acquire) {
+        if !self.is_restricted() {
             return true;
         }
         let perms = self.permissions();
@@ -453,7 +475,7 @@ impl Sink for ClientState {
             .as_ref()
             .filter(|_| self.headers.load(Ordering::Relaxed));
         let total = headers.map_or(0, Bytes::len) + msg.payload.len();
-        let kick;
+        let (kick, stalled);
         {
             let mut out = self.out.lock();
             if out.closed {
@@ -493,13 +515,22 @@ impl Sink for ClientState {
             out.push_bytes(&msg.payload);
             out.push_slice(b"\r\n");
             kick = !std::mem::replace(&mut out.signaled, true);
+            // Closed under the lock the writer opens it under (see `write_loop`).
+            stalled = out.pending > stall_mark(max_pending);
+            if stalled {
+                self.stall.close();
+            }
         }
         self.msgs_out.fetch_add(1, Ordering::Relaxed);
         self.bytes_out.fetch_add(total as u64, Ordering::Relaxed);
-        Enqueued::Queued { kick }
+        Enqueued::Queued { kick, stalled }
     }
 
     fn flush(&self) {
         self.wake.notify_one();
+    }
+
+    fn stall_gate(&self) -> Option<&StallGate> {
+        Some(&self.stall)
     }
 }

@@ -87,19 +87,30 @@ pub enum WriteError {
 /// Most slices handed to one vectored write (Linux IOV_MAX is 1024).
 const MAX_IOV: usize = 64;
 
-/// Writes `chunks` then `buf` fully, each write bounded by `deadline`. Empties both.
+/// Writes `chunks` then `buf` fully, all of it within `deadline`, and empties both.
+/// `written` hears of every write as it completes, so the queue's `pending` (and the stall
+/// gate behind it) follows a slow reader write by write rather than batch by batch.
 pub async fn write_batch<W: AsyncWrite + Unpin>(
     w: &mut W,
     chunks: &mut Vec<Bytes>,
     buf: &mut BytesMut,
     deadline: Duration,
-) -> Result<usize, WriteError> {
-    let total = chunks.iter().map(Bytes::len).sum::<usize>() + buf.len();
+    mut written: impl FnMut(usize),
+) -> Result<(), WriteError> {
+    let until = tokio::time::Instant::now() + deadline;
     if chunks.is_empty() {
         // The common case: one contiguous buffer.
-        timed(deadline, w.write_all(buf)).await?;
+        let mut from = 0;
+        while from < buf.len() {
+            let n = timed(until, w.write(&buf[from..])).await?;
+            if n == 0 {
+                return Err(WriteError::Io);
+            }
+            from += n;
+            written(n);
+        }
         buf.clear();
-        return Ok(total);
+        return Ok(());
     }
     let mut tail = buf.split().freeze();
     let mut idx = 0;
@@ -111,11 +122,12 @@ pub async fn write_batch<W: AsyncWrite + Unpin>(
         if slices.len() < MAX_IOV && tail.has_remaining() {
             slices.push(IoSlice::new(&tail));
         }
-        let mut n = timed(deadline, w.write_vectored(&slices)).await?;
+        let mut n = timed(until, w.write_vectored(&slices)).await?;
         if n == 0 {
             return Err(WriteError::Io);
         }
         drop(slices);
+        written(n);
         while n > 0 {
             if idx < chunks.len() {
                 let c = &mut chunks[idx];
@@ -136,14 +148,14 @@ pub async fn write_batch<W: AsyncWrite + Unpin>(
     // Give the tail's allocation back when no one else holds it, so the next swap reuses it.
     *buf = BytesMut::from(tail);
     buf.clear();
-    Ok(total)
+    Ok(())
 }
 
 async fn timed<T>(
-    deadline: Duration,
+    until: tokio::time::Instant,
     fut: impl std::future::Future<Output = std::io::Result<T>>,
 ) -> Result<T, WriteError> {
-    match tokio::time::timeout(deadline, fut).await {
+    match tokio::time::timeout_at(until, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(_)) => Err(WriteError::Io),
         Err(_) => Err(WriteError::Deadline),
@@ -166,9 +178,16 @@ mod tests {
         out.take_into(&mut chunks, &mut buf);
         assert!(out.is_empty());
         let mut sink = Vec::new();
-        let n = write_batch(&mut sink, &mut chunks, &mut buf, Duration::from_secs(1))
-            .await
-            .expect("vec writes cannot fail");
+        let mut n = 0;
+        write_batch(
+            &mut sink,
+            &mut chunks,
+            &mut buf,
+            Duration::from_secs(1),
+            |k| n += k,
+        )
+        .await
+        .expect("vec writes cannot fail");
         assert_eq!(n, ZERO_COPY_THRESHOLD + 2);
         assert_eq!(sink[0], b'a');
         assert_eq!(*sink.last().expect("non-empty"), b'b');
