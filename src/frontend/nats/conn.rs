@@ -198,6 +198,18 @@ impl Connection {
         let mut flow = Flow::Continue;
         loop {
             match decoder.decode(buf) {
+                // The hot path, taken apart where it is decoded: moving the whole op on to
+                // `apply` showed up as copies in profiles.
+                Ok(Some(ClientOp::Pub {
+                    subject,
+                    reply,
+                    payload,
+                })) if self.connected => {
+                    if let Flow::Close = self.publish(subject, reply, None, payload) {
+                        flow = Flow::Close;
+                        break;
+                    }
+                }
                 Ok(Some(op)) => {
                     if !matches!(op, ClientOp::Pub { .. } | ClientOp::HPub { .. }) {
                         self.route_batch();
