@@ -201,14 +201,18 @@ async fn slow_consumer_past_write_deadline_is_cut_off() {
 
 /// A subscriber that reads, but slower than the publisher writes: the fast-producer stall
 /// holds the publisher back whenever the subscriber's backlog passes three quarters of
-/// `max_pending`, so it receives everything. Returns the bytes it received and `/varz`.
-async fn slow_reader_scenario(config: &str) -> (usize, serde_json::Value, serde_json::Value) {
+/// `max_pending`, so it receives everything. Runs against the server at `addr` whose
+/// monitor is `monitor`; returns the percentage of the messages the slow reader received,
+/// `/varz` and `/connz`.
+async fn slow_reader_scenario(
+    addr: &str,
+    monitor: &str,
+) -> (usize, serde_json::Value, serde_json::Value) {
     const MSGS: usize = 30_000;
     // "MSG slow 1 1024\r\n", the payload, "\r\n".
     const WANT: usize = MSGS * (17 + 1024 + 2);
-    let server = Server::with_config(config, &["-m", "-1"]);
     // A thread of its own, so its pace does not depend on the test's runtime.
-    let mut reader = std::net::TcpStream::connect(&server.addr).unwrap();
+    let mut reader = std::net::TcpStream::connect(addr).unwrap();
     reader
         .write_all(b"CONNECT {\"verbose\":false}\r\nSUB slow 1\r\nPING\r\n")
         .unwrap();
@@ -236,7 +240,7 @@ async fn slow_reader_scenario(config: &str) -> (usize, serde_json::Value, serde_
         // Still connected, for `/connz`.
         (got, reader)
     });
-    let publisher = async_nats::connect(server.url()).await.unwrap();
+    let publisher = async_nats::connect(addr).await.unwrap();
     sync(&publisher).await;
     let payload = bytes::Bytes::from(vec![b'x'; 1024]);
     for _ in 0..MSGS {
@@ -246,16 +250,71 @@ async fn slow_reader_scenario(config: &str) -> (usize, serde_json::Value, serde_
     let (got, reader) = tokio::task::spawn_blocking(move || slow.join().unwrap())
         .await
         .unwrap();
-    let varz = server.monitor_json("/varz").await;
-    let connz = server.monitor_json("/connz").await;
+    let get = |path: &str| {
+        let url = format!("{monitor}{path}");
+        async move { reqwest::get(&url).await.unwrap().json().await.unwrap() }
+    };
+    let (varz, connz) = (get("/varz").await, get("/connz").await);
     drop(reader);
     (got.min(WANT) * 100 / WANT, varz, connz)
 }
 
+/// A nats-server 2.15 process for one test, killed when dropped.
+struct NatsServer(std::process::Child);
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn nats_server_also_holds_the_publisher_back_for_a_slow_reader() {
+    // The reference for the test below: same reader, same limits.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(&conf, "max_payload: 4096\nmax_pending: 2097152\n").unwrap();
+    let (port, monitor_port) = (free_port(), free_port());
+    let _server = NatsServer(
+        Command::new(common::cluster::nats_server_binary())
+            .args(["-c", conf.to_str().unwrap(), "-a", "127.0.0.1"])
+            .args(["-p", &port.to_string(), "-m", &monitor_port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let monitor = format!("http://127.0.0.1:{monitor_port}");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            reqwest::get(format!("{monitor}/healthz")).await.is_ok()
+        })
+        .await,
+        "nats-server started"
+    );
+    let (percent, varz, _) = slow_reader_scenario(&addr, &monitor).await;
+    assert_eq!(percent, 100, "the slow reader got everything: {varz}");
+    assert_eq!(varz["slow_consumers"], 0);
+    assert!(varz["stalled_clients"].as_u64().unwrap() > 0, "{varz}");
+}
+
 #[tokio::test]
 async fn a_slow_reader_holds_the_publisher_back_instead_of_being_cut_off() {
-    let (percent, varz, connz) =
-        slow_reader_scenario("[nats]\nmax_payload = 4096\nmax_pending = \"2MiB\"\n").await;
+    let server = Server::with_config(
+        "[nats]\nmax_payload = 4096\nmax_pending = \"2MiB\"\n",
+        &["-m", "-1"],
+    );
+    let (percent, varz, connz) = slow_reader_scenario(&server.addr, &server.monitor_url()).await;
     assert_eq!(percent, 100, "the slow reader got everything: {varz}");
     assert_eq!(varz["slow_consumers"], 0);
     assert!(varz["stalled_clients"].as_u64().unwrap() > 0, "{varz}");
@@ -275,10 +334,11 @@ async fn a_slow_reader_holds_the_publisher_back_instead_of_being_cut_off() {
 
 #[tokio::test]
 async fn without_the_stall_the_same_reader_is_a_slow_consumer() {
-    let (percent, varz, _) = slow_reader_scenario(
+    let server = Server::with_config(
         "[nats]\nmax_payload = 4096\nmax_pending = \"2MiB\"\nno_fast_producer_stall = true\n",
-    )
-    .await;
+        &["-m", "-1"],
+    );
+    let (percent, varz, _) = slow_reader_scenario(&server.addr, &server.monitor_url()).await;
     assert!(percent < 100, "the reader was cut off");
     assert_eq!(varz["slow_consumers"], 1);
     assert_eq!(varz["stalled_clients"], 0);
