@@ -412,8 +412,8 @@ async fn latency(url: &str, requests: usize, concurrency: usize) -> (f64, f64) {
             }
         }
     });
-    // A no-responders round trip proves the SUB is in place before timing starts.
-    let _ = responder.request("rr.sync", Bytes::new()).await;
+    // The SUB is in place before timing starts.
+    sync_with_server(&responder).await;
     let requester = async_nats::connect(url).await.expect("connect requester");
     let _ = requester.request("rr", Bytes::from_static(b"warm")).await;
     let per = requests / concurrency;
@@ -451,7 +451,7 @@ async fn websocket_delivery(url: &str, ws_url: &str, msgs: usize, size: usize) -
         .await
         .expect("connect over websocket");
     let mut sub = sub_client.subscribe("wsbench").await.expect("subscribe");
-    let _ = sub_client.request("wsbench.sync", Bytes::new()).await;
+    sync_with_server(&sub_client).await;
     let publisher = async_nats::connect(url).await.expect("connect publisher");
     let payload = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Raw, Server, binary, eventually, sync};
+use common::{Raw, Server, binary, eventually, send_signal, sync};
 use futures::StreamExt;
 
 fn run_expecting_failure(args: &[&str]) -> String {
@@ -74,11 +74,7 @@ async fn sigterm_flushes_and_exits_zero() {
     }
     // Once the server answered this, it has routed all 1000 into the subscriber's queue.
     sync(&publisher).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("TERM");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
     let mut got = 0;
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
@@ -229,11 +225,7 @@ async fn lame_duck_mode_on_sigusr2() {
     raw.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
     assert_eq!(raw.line().await.as_deref(), Some("PONG"));
 
-    let status = Command::new("kill")
-        .args(["-USR2", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("USR2");
 
     // Connected clients hear about it: INFO with "ldm":true, which async-nats reports.
     let info = raw.line().await.unwrap_or_default();
@@ -292,11 +284,7 @@ async fn a_client_in_lame_duck_reconnects_to_another_server() {
         .unwrap();
     assert_eq!(leaving.monitor_json("/connz").await["num_connections"], 1);
 
-    let status = Command::new("kill")
-        .args(["-USR2", &leaving.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    leaving.signal("USR2");
     assert_eq!(leaving.wait_exit(Duration::from_secs(10)), Some(0));
 
     // The client reconnects to the other server by itself and its publishes arrive there.
@@ -332,11 +320,7 @@ fn sigterm_still_stops_the_server_after_its_stderr_is_gone() {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     assert!(lines.any(|l| l.is_ok_and(|l| l.contains("Server is ready"))));
     drop(lines);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(child.id(), "TERM");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {

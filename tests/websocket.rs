@@ -484,11 +484,7 @@ async fn shutdown_closes_websockets_with_1001() {
         assert_eq!(pong, b"PONG\r\n");
         sockets.push(tcp);
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("TERM");
     for tcp in &mut sockets {
         let (_, opcode, payload) = read_raw_frame(tcp).await;
         assert_eq!(opcode, 8, "a close frame");

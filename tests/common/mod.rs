@@ -8,6 +8,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Sends `signal` (a `kill` name: `TERM`, `USR2`, `HUP`) to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// A running sluice process; killed on drop.
 pub struct Server {
     child: Child,
@@ -137,14 +146,15 @@ impl Server {
         self._dir.path().join("sluice.toml")
     }
 
+    /// Sends `signal` (a `kill` name: `TERM`, `USR2`, `HUP`) to the server.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
+    }
+
     /// Sends SIGHUP and returns the log lines up to the reload's outcome: the last is
     /// `Reloaded server configuration` or `Failed to reload server configuration: ...`.
     pub fn reload(&self) -> Vec<String> {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -HUP failed");
+        self.signal("HUP");
         self.wait_log(|l| {
             l.contains("Reloaded server configuration")
                 || l.contains("Failed to reload server configuration")
